@@ -1,0 +1,327 @@
+"""Logistic regression as the paper used it: univariate screening and multivariate models with the collinearity
+split, built on statsmodels, with separation detected and reported rather than crashing or printing absurd ORs.
+
+Firth's penalised likelihood (Firth 1993) is offered as an option; statsmodels has no implementation, so it is
+written here (Newton-Raphson on the Jeffreys-penalised score, Wald intervals from the penalised information).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+from scipy import stats
+from statsmodels.stats.outliers_influence import variance_inflation_factor
+from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationError, PerfectSeparationWarning
+
+from ..errors import StatsError
+from ._checks import binary_outcome, require_columns
+from ._result import Result, format_or, format_p
+
+MAX_ABS_LINEAR_PREDICTOR = 15.0  # |logit| beyond this (p < 3e-7) on a fitted row signals (quasi-)separation
+
+
+@dataclass
+class LogitFit:
+    """A fitted logistic model: coefficients, covariance, log-likelihood and separation diagnostics."""
+
+    names: list[str]
+    params: np.ndarray
+    cov: np.ndarray
+    llf: float
+    n: int
+    events: int
+    separation: bool
+    method: str
+    converged: bool
+    rows: pd.Index = field(default_factory=lambda: pd.Index([]))
+
+    @property
+    def bse(self) -> np.ndarray:
+        """Standard errors."""
+        return np.sqrt(np.clip(np.diag(self.cov), 0, None))
+
+    def table(self) -> pd.DataFrame:
+        """OR, 95 % CI and Wald p per term (intercept excluded); NaN where not estimable."""
+        z = stats.norm.ppf(0.975)
+        beta, se = self.params[1:], self.bse[1:]
+        ok = np.isfinite(se) & ~self.separation
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            out = pd.DataFrame({
+                "beta": beta, "se": se,
+                "odds_ratio": np.where(ok, np.exp(beta), np.nan),
+                "ci_low": np.where(ok, np.exp(beta - z * se), np.nan),
+                "ci_high": np.where(ok, np.exp(beta + z * se), np.nan),
+                "p": np.where(ok, 2 * stats.norm.sf(np.abs(beta / se)), np.nan),
+            }, index=pd.Index(self.names[1:], name="variable"))
+        return out
+
+    def linear_predictor(self, X: np.ndarray) -> np.ndarray:
+        """Logit of new rows (without the intercept column)."""
+        return self.params[0] + np.asarray(X, float) @ self.params[1:]
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Probability for new rows (without the intercept column)."""
+        return 1.0 / (1.0 + np.exp(-self.linear_predictor(X)))
+
+
+def _firth(X: np.ndarray, y: np.ndarray, max_iter: int = 100, tol: float = 1e-8) -> tuple[np.ndarray, np.ndarray, float, bool]:
+    """Firth-penalised logistic regression; returns params, covariance, unpenalised log-likelihood, converged."""
+    beta = np.zeros(X.shape[1])
+    converged = False
+    for _ in range(max_iter):
+        p = 1.0 / (1.0 + np.exp(-(X @ beta)))
+        w = p * (1 - p)
+        info = X.T @ (X * w[:, None])
+        inv = np.linalg.pinv(info)
+        h = np.einsum("ij,jk,ik->i", X * np.sqrt(w)[:, None], inv, X * np.sqrt(w)[:, None])
+        score = X.T @ (y - p + h * (0.5 - p))
+        step = inv @ score
+        step_norm = np.max(np.abs(step))
+        if step_norm > 5:
+            step *= 5 / step_norm
+        beta = beta + step
+        if np.max(np.abs(step)) < tol:
+            converged = True
+            break
+    p = np.clip(1.0 / (1.0 + np.exp(-(X @ beta))), 1e-15, 1 - 1e-15)
+    w = p * (1 - p)
+    cov = np.linalg.pinv(X.T @ (X * w[:, None]))
+    llf = float(np.sum(y * np.log(p) + (1 - y) * np.log(1 - p)))
+    return beta, cov, llf, converged
+
+
+def fit_logit(df: pd.DataFrame, outcome: str, variables: Sequence[str], firth: bool = False) -> LogitFit:
+    """Fit one logistic model on the complete cases of ``outcome`` and ``variables``.
+
+    Separation (perfect or quasi-complete) is detected -- by statsmodels' own check, non-convergence, or a fitted
+    logit beyond +-15 -- and flagged in ``separation``; with ``firth=True`` the penalised fit is used instead, which
+    stays finite under separation.
+    """
+    variables = list(variables)
+    require_columns(df, [outcome, *variables])
+    data = df[[outcome, *variables]].apply(pd.to_numeric, errors="coerce").dropna()
+    y = binary_outcome(data[outcome], outcome)
+    if len(np.unique(y)) < 2:
+        raise StatsError(f"{outcome} has a single class among the complete cases of {', '.join(variables)}")
+    X = sm.add_constant(data[variables].to_numpy(float), has_constant="add")
+    names = ["const", *variables]
+    if firth:
+        params, cov, llf, converged = _firth(X, y)
+        return LogitFit(names, params, cov, llf, len(y), int(y.sum()), False, "firth", converged, data.index)
+    separation, converged = False, True
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PerfectSeparationWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        try:
+            res = sm.Logit(y, X).fit(disp=0, method="newton", maxiter=100)
+            params, llf = np.asarray(res.params), float(res.llf)
+            converged = bool(res.mle_retvals.get("converged", True))
+            try:
+                cov = np.asarray(res.cov_params())
+            except (np.linalg.LinAlgError, ValueError):
+                cov = np.full((len(names), len(names)), np.nan)
+        except (PerfectSeparationWarning, PerfectSeparationError, np.linalg.LinAlgError):
+            separation = True
+            params = np.full(len(names), np.nan)
+            cov = np.full((len(names), len(names)), np.nan)
+            llf = 0.0
+    if not separation:
+        eta = X @ params
+        if not converged or not np.all(np.isfinite(params)) or np.max(np.abs(eta)) > MAX_ABS_LINEAR_PREDICTOR:
+            separation = True
+    return LogitFit(names, params, cov, llf, len(y), int(y.sum()), separation, "mle", converged, data.index)
+
+
+def _flags(df: pd.DataFrame, variables: Sequence[str], fit: LogitFit | None) -> list[str]:
+    notes = []
+    for v in variables:
+        col = pd.to_numeric(df[v], errors="coerce").dropna()
+        if col.nunique() <= 1:
+            notes.append(f"{v}: constant column")
+    if fit is not None:
+        smaller = min(fit.events, fit.n - fit.events)
+        k = len(variables)
+        if k and smaller / k < 10:
+            notes.append(f"{smaller / k:.1f} events per variable (< 10)")
+        if fit.separation:
+            notes.append("separation: OR not estimable (use firth=True)")
+    return notes
+
+
+class UnivariateResult(Result):
+    """One logistic model per variable: OR, 95 % CI, Wald p, n used, flags."""
+
+    def __init__(self, summary: pd.DataFrame, outcome: str, per_sd: bool):
+        self.summary = summary
+        self.outcome = outcome
+        self.per_sd = per_sd
+        self.title = "Univariate logistic regression" + (" (OR per SD)" if per_sd else " (OR per unit)")
+
+    def significant(self, alpha: float) -> list[str]:
+        """Variables with Wald p below ``alpha``."""
+        s = self.summary
+        return list(s.index[(s["p"] < alpha).fillna(False)])
+
+    def formatted(self) -> pd.DataFrame:
+        s = self.summary
+        return pd.DataFrame({
+            "OR [95% CI]": [format_or(o, lo, hi) for o, lo, hi in zip(s["odds_ratio"], s["ci_low"], s["ci_high"])],
+            "P value": [format_p(p) for p in s["p"]],
+            "n": s["n"].astype(int),
+            "notes": s["notes"],
+        }, index=s.index)
+
+
+def univariate(df: pd.DataFrame, outcome: str, variables: Sequence[str], per_sd: bool = False,
+               firth: bool = False) -> UnivariateResult:
+    """Screen variables one at a time with a logistic model each (complete cases per variable).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+    outcome : str
+        Binary 0/1 column.
+    variables : sequence of str
+    per_sd : bool
+        Report the OR per standard deviation of the variable instead of per unit.
+    firth : bool
+        Use Firth's penalised likelihood (finite estimates under separation).
+    """
+    require_columns(df, [outcome])
+    require_columns(df, variables)
+    binary_outcome(df[outcome], outcome)
+    rows = []
+    for v in variables:
+        data = df[[outcome, v]].apply(pd.to_numeric, errors="coerce")
+        sd = data[v].std()
+        if per_sd and sd > 0:
+            data[v] = data[v] / sd
+        if data[v].dropna().nunique() <= 1:
+            fit = None
+            row = {"beta": np.nan, "se": np.nan, "odds_ratio": np.nan, "ci_low": np.nan, "ci_high": np.nan,
+                   "p": np.nan, "n": int(data.dropna().shape[0])}
+        else:
+            fit = fit_logit(data, outcome, [v], firth=firth)
+            row = fit.table().iloc[0].to_dict()
+            row["n"] = fit.n
+        row["notes"] = "; ".join(_flags(df, [v], fit))
+        row["variable"] = v
+        rows.append(row)
+    summary = pd.DataFrame(rows).set_index("variable")
+    return UnivariateResult(summary, outcome, per_sd)
+
+
+def collinear_split(df: pd.DataFrame, variables: Sequence[str], threshold: float = 0.7,
+                    max_models: int = 12) -> list[list[str]]:
+    """Group candidate variables into models in which no pair is correlated beyond ``threshold`` (|Pearson r|).
+
+    Each model is a maximal set of mutually non-collinear candidates (a maximal independent set of the collinearity
+    graph), which reproduces the paper's split: AE #30, correlated with both AE #28 and AE #35, goes alone, while
+    AE #28 and AE #35 go together; variables collinear with nothing enter every model.
+    """
+    variables = list(variables)
+    if not variables:
+        return []
+    r = df[variables].apply(pd.to_numeric, errors="coerce").corr().abs().to_numpy()
+    k = len(variables)
+    adjacent = [{j for j in range(k) if j != i and np.isfinite(r[i, j]) and r[i, j] > threshold} for i in range(k)]
+    found: list[frozenset[int]] = []
+
+    def expand(chosen: frozenset[int], candidates: set[int], excluded: set[int]) -> None:
+        # Bron-Kerbosch on the complement graph: maximal sets with no collinear pair.
+        if len(found) >= max_models:
+            return
+        if not candidates and not excluded:
+            found.append(chosen)
+            return
+        for v in sorted(candidates):
+            expand(chosen | {v}, {u for u in candidates if u not in adjacent[v] and u != v},
+                   {u for u in excluded if u not in adjacent[v] and u != v})
+            candidates = candidates - {v}
+            excluded = excluded | {v}
+
+    expand(frozenset(), set(range(k)), set())
+    return [[variables[i] for i in sorted(s)] for s in found]
+
+
+def vif(df: pd.DataFrame, variables: Sequence[str]) -> pd.Series:
+    """Variance inflation factors (statsmodels) on the complete cases, intercept included in each regression."""
+    data = df[list(variables)].apply(pd.to_numeric, errors="coerce").dropna()
+    if len(variables) < 2:
+        return pd.Series(1.0, index=list(variables))
+    X = sm.add_constant(data.to_numpy(float), has_constant="add")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        values = [variance_inflation_factor(X, i + 1) for i in range(len(variables))]
+    return pd.Series(values, index=list(variables))
+
+
+class MultivariateResult(Result):
+    """Multivariate models laid out like the paper's Table 2: one column block per model."""
+
+    def __init__(self, models: dict[str, LogitFit], summary: pd.DataFrame, screening: UnivariateResult,
+                 candidates: list[str], notes: dict[str, list[str]]):
+        self.models = models
+        self.summary = summary
+        self.screening = screening
+        self.candidates = candidates
+        self.notes = notes
+        self.title = "Univariate and multivariate logistic regression"
+
+    def formatted(self) -> pd.DataFrame:
+        uni = self.screening.formatted()[["OR [95% CI]", "P value"]]
+        uni.columns = ["Univariate OR [95% CI]", "Univariate P"]
+        blocks = [uni]
+        for name in self.models:
+            part = self.summary[self.summary["model"] == name].set_index("variable")
+            blocks.append(pd.DataFrame({
+                f"{name} OR [95% CI]": [format_or(o, lo, hi) for o, lo, hi in
+                                        zip(part["odds_ratio"], part["ci_low"], part["ci_high"])],
+                f"{name} P": [format_p(p) for p in part["p"]],
+            }, index=part.index))
+        out = pd.concat(blocks, axis=1).fillna("")
+        out.index.name = "variable"
+        return out
+
+
+def multivariate(df: pd.DataFrame, outcome: str, candidates: Sequence[str], enter_p: float = 0.1,
+                 collinearity_r: float = 0.7, force: Sequence[str] = (), firth: bool = False,
+                 screening: UnivariateResult | None = None) -> MultivariateResult:
+    """The paper's multivariate step: screen, split collinear candidates into separate models, fit each.
+
+    Parameters
+    ----------
+    candidates : sequence of str
+        Variables screened univariately; those with p < ``enter_p`` enter.
+    collinearity_r : float
+        Candidates correlated beyond this |r| go into separate models.
+    force : sequence of str
+        Variables entered whatever their univariate p.
+    screening : UnivariateResult, optional
+        A univariate result to reuse instead of refitting.
+    """
+    candidates = list(candidates)
+    screening = screening if screening is not None else univariate(df, outcome, candidates, firth=firth)
+    entered = [v for v in screening.significant(enter_p) if v in candidates]
+    entered += [v for v in force if v not in entered]
+    groups = collinear_split(df, entered, collinearity_r)
+    models, rows, notes = {}, [], {}
+    for i, group in enumerate(groups, start=1):
+        name = f"Model {i}" if len(groups) > 1 else "Model"
+        fit = fit_logit(df, outcome, group, firth=firth)
+        models[name] = fit
+        table = fit.table()
+        table["vif"] = vif(df, group)
+        table["model"] = name
+        table["n"] = fit.n
+        rows.append(table.reset_index())
+        notes[name] = _flags(df, group, fit)
+    summary = (pd.concat(rows, ignore_index=True) if rows else
+               pd.DataFrame(columns=["variable", "beta", "se", "odds_ratio", "ci_low", "ci_high", "p", "vif", "model", "n"]))
+    return MultivariateResult(models, summary, screening, entered, notes)
+
