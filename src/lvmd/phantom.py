@@ -88,6 +88,10 @@ class Phantom:
         Expected counts in the hottest myocardial voxel of one gate; None = noise-free.
     liver : bool
         Add a hot static blob (liver / gut) under the inferior wall.
+    viable_threshold : float
+        Uptake below which a wall point does not thicken.
+    thickening_follows_uptake : bool
+        Scale thickening by uptake (hypoperfused but viable wall thickens less).
     """
 
     delay_map: np.ndarray = field(default_factory=lambda: pattern_delay_map("synchronous"))
@@ -105,6 +109,7 @@ class Phantom:
     liver: bool = False
     liver_activity: float = 1.6
     viable_threshold: float = 0.5
+    thickening_follows_uptake: bool = False
     seed: int = 0
 
     def true_phase(self, rho, theta) -> np.ndarray:
@@ -149,7 +154,7 @@ class Phantom:
         d, r, t = dist[near], rho[near], theta[near]
         delay = bullseye_lookup(self.delay_map, r, t) / 360.0
         uptake = np.ones_like(r) if self.perfusion_map is None else np.clip(bullseye_lookup(self.perfusion_map, r, t), 0, 1)
-        k = np.where(uptake >= self.viable_threshold, self.thickening, 0.0)
+        k = np.where(uptake >= self.viable_threshold, self.thickening * (uptake if self.thickening_follows_uptake else 1.0), 0.0)
         T = self.gates
         sub = 8
         sigma = self.fwhm_mm / 2.3548 / h

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..polar import N_SEGMENTS, SEGMENT_NAMES, segment_of
 
@@ -47,9 +46,11 @@ def phase_metrics(phase: np.ndarray, bin_width: float = 6.0) -> dict:
     counts, edges = np.histogram(phase, bins=n_bins, range=(0.0, 360.0))
     p = counts[counts > 0] / counts.sum()
     peak_bin = int(np.argmax(counts))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        skew = float(stats.skew(shifted)) if shifted.std() > 0 else 0.0
-        kurt = float(stats.kurtosis(shifted, fisher=False)) if shifted.std() > 0 else 0.0
+    centred = shifted - shifted.mean()
+    m2 = float(np.mean(centred**2))
+    # Population (biased) moments, as scipy.stats.skew / kurtosis(fisher=False) with their defaults.
+    skew = float(np.mean(centred**3) / m2**1.5) if m2 > 0 else 0.0
+    kurt = float(np.mean(centred**4) / m2**2) if m2 > 0 else 0.0
     return {
         "psd_deg": float(np.std(shifted)),
         "pbw_deg": bandwidth(shifted),
