@@ -1,0 +1,388 @@
+"""Command-line interface: a thin layer that parses arguments, calls the library and prints.
+
+Errors raised on purpose (:class:`~lvmd.errors.LvmdError`) are printed as one ``error: ...`` line on stderr with exit
+code 2; nothing is written on failure (outputs go to a temporary sibling that is renamed into place).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from . import __version__
+from ._atomic import atomic_dir, atomic_file, check_output_dir
+from .errors import LvmdError
+
+
+def _progress(quiet: bool):
+    """A rich progress bar (or a silent stand-in with the same small interface)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    if quiet:
+        return Progress(disable=True)
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    transient=False, console=_console(stderr=True))
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+# ---------------------------------------------------------------------------------------------------------- check
+def cmd_check(args) -> int:
+    from .cohort import load_cohort
+
+    cohort = load_cohort(args.cohort)
+    summary = cohort.summary(args.response)
+    analysed = cohort.apply_exclusions(args.min_lvesv, args.response)
+    console = _console()
+    console.print(f"cohort {args.cohort}: {summary['patients']} patients")
+    console.print(f"response ({args.response}): {summary['responders']} responders, "
+                  f"{summary['non_responders']} non-responders, {summary['response_unknown']} unknown")
+    if analysed.excluded:
+        console.print(f"excluded {len(analysed.excluded)}:")
+        for e in analysed.excluded:
+            console.print(f"  {e.patient_id}: {e.reason}")
+    else:
+        console.print("excluded: none")
+    console.print(f"maps: {', '.join(summary['maps']) or 'none (phase maps are needed for analyze)'}")
+    missing = cohort.table.columns[cohort.table.isna().any()].tolist()
+    if missing:
+        console.print("columns with missing values (complete cases per analysis): " + ", ".join(missing))
+    console.print(f"usable: {len(analysed)} patients after exclusions")
+    return 0
+
+
+# -------------------------------------------------------------------------------------------------------- phantom
+def cmd_phantom(args) -> int:
+    from .io.spect import write_spect
+    from .phantom import make_phantom
+
+    out = Path(args.out)
+    if out.exists() and not args.force:
+        raise LvmdError(f"{out}: exists (use --force to replace it)")
+    phantom = make_phantom(args.pattern, args.delay, gates=args.gates, peak_counts=args.counts, liver=args.liver,
+                           seed=args.seed)
+    study = phantom.simulate(out.name)
+    with atomic_file(out) as tmp:
+        write_spect(study, tmp if not tmp.name.endswith(".tmp") else tmp.with_name(tmp.name[:-4]))
+        produced = tmp.with_name(tmp.name[:-4]) if tmp.name.endswith(".tmp") else tmp
+        if produced != tmp:
+            os.replace(produced, tmp)
+    print(f"wrote {out} ({args.pattern}, {args.gates} gates, delay {args.delay:g} deg)")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------------------- phase
+STUDY_SUFFIXES = (".npz", ".nii", ".nii.gz", ".dcm")
+
+
+def _expand_studies(inputs: list[str]) -> list[Path]:
+    paths: list[Path] = []
+    for item in inputs:
+        p = Path(item)
+        if not p.exists():
+            raise LvmdError(f"{p}: file not found")
+        if p.is_dir():
+            inner = sorted(f for f in p.iterdir() if f.is_file() and f.name.lower().endswith(STUDY_SUFFIXES))
+            paths.extend(inner if inner and any(not f.name.lower().endswith(".dcm") for f in inner) else [p])
+        else:
+            paths.append(p)
+    return paths
+
+
+def _phase_job(args: tuple) -> tuple:
+    path, options = args
+    from .io.spect import read_spect
+    from .phase import analyze_study
+
+    try:
+        study = read_spect(path)
+        result = analyze_study(study, **options)
+        return ("ok", str(path), result.to_dict(), result.phase_map, result.perfusion_map, result.thickening_map,
+                result.samples)
+    except LvmdError as exc:
+        return ("error", str(path), str(exc))
+
+
+def cmd_phase(args) -> int:
+    import numpy as np
+    import pandas as pd
+
+    studies = _expand_studies(args.inputs)
+    options = {"harmonics": args.harmonics, "bin_width": args.bin_width,
+               "centre": tuple(args.centre) if args.centre else None, "apex_slice": args.apex, "base_slice": args.base}
+    jobs = [(p, options) for p in studies]
+    results = []
+    with atomic_dir(args.out, args.force) as tmp, _progress(args.quiet) as progress:
+        task = progress.add_task("phase analysis", total=len(jobs))
+        workers = min(args.jobs or os.cpu_count() or 1, len(jobs))
+        if workers > 1:
+            with ProcessPoolExecutor(workers) as pool:
+                for res in pool.map(_phase_job, jobs):
+                    results.append(res)
+                    progress.advance(task)
+        else:
+            for job in jobs:
+                results.append(_phase_job(job))
+                progress.advance(task)
+        rows, errors, seen = [], [], set()
+        for res in results:
+            if res[0] == "error":
+                errors.append({"input": res[1], "reason": res[2]})
+                continue
+            _, path, summary, phase, perfusion, thickening, samples = res
+            sid = summary["id"]
+            if sid in seen:
+                errors.append({"input": path, "reason": f"duplicate study id {sid}"})
+                continue
+            seen.add(sid)
+            (tmp / f"{sid}.json").write_text(json.dumps(summary, indent=2))
+            with open(tmp / f"{sid}_polarmaps.npz", "wb") as fh:
+                np.savez_compressed(fh, patient_id=np.array([sid]), phase=phase[None].astype(np.float32),
+                                    perfusion=perfusion[None].astype(np.float32),
+                                    thickening=thickening[None].astype(np.float32),
+                                    samples_rho=samples["rho"].to_numpy(), samples_theta_deg=samples["theta_deg"].to_numpy(),
+                                    samples_phase_deg=samples["phase_deg"].to_numpy())
+            rows.append({"id": sid, **{k: summary[k] for k in ("gates", "psd_deg", "pbw_deg", "peak_phase_deg",
+                                                                "mean_phase_deg", "entropy_pct", "skewness",
+                                                                "kurtosis", "latest_segment")}})
+        pd.DataFrame(rows, columns=["id", "gates", "psd_deg", "pbw_deg", "peak_phase_deg", "mean_phase_deg",
+                                    "entropy_pct", "skewness", "kurtosis", "latest_segment"]).to_csv(
+            tmp / "summary.csv", index=False)
+        if errors:
+            pd.DataFrame(errors).to_csv(tmp / "errors.csv", index=False)
+    for e in errors:
+        print(f"error: {e['reason']}", file=sys.stderr)
+    print(f"analysed {len(rows)} of {len(jobs)} studies -> {args.out}")
+    return 1 if errors else 0
+
+
+# ------------------------------------------------------------------------------------------------------- simulate
+def cmd_simulate(args) -> int:
+    from .simulate import simulate_cohort
+
+    check_output_dir(Path(args.out), args.force)
+    cohort = simulate_cohort(args.n, args.seed, null=args.null, maps_only=args.maps_only, with_spect=args.with_spect)
+    with atomic_dir(args.out, args.force) as tmp:
+        cohort.write(tmp)
+    r = int(cohort.truth["response"].sum())
+    print(f"wrote {args.out}: {args.n} patients, {r} responders ({100 * r / args.n:.1f} %)"
+          + (", null mechanism" if args.null else ""))
+    return 0
+
+
+# ------------------------------------------------------------------------------------------------------- features
+def cmd_features(args) -> int:
+    import matplotlib.pyplot as plt
+
+    from .cohort import load_cohort
+    from .features import AutoencoderFeatures, PCAFeatures
+    from .report.figures import loss_curve
+
+    cohort = load_cohort(args.cohort)
+    if cohort.maps is None:
+        raise LvmdError(f"{args.cohort}: no phase polar maps (polarmaps.npz or polarmaps/)")
+    check_output_dir(Path(args.out), args.force)
+    with _progress(args.quiet) as progress:
+        if args.method == "ae":
+            model = AutoencoderFeatures(iterations=args.iterations, random_state=args.seed)
+            task = progress.add_task("autoencoder iterations", total=args.iterations)
+            model.fit(cohort.maps, progress=lambda it, loss: progress.update(task, completed=it))
+        else:
+            model = PCAFeatures(n_components=min(args.components, len(cohort) - 1), random_state=args.seed).fit(cohort.maps)
+    features = model.transform(cohort.maps)
+    errors = model.reconstruction_error(cohort.maps)
+    with atomic_dir(args.out, args.force) as tmp:
+        features.join(errors).to_csv(tmp / "features.csv", float_format="%.8g")
+        model.save(tmp / "model")
+        if args.method == "ae":
+            fig = loss_curve(model.loss_curve_)
+            fig.savefig(tmp / "loss_curve.png", dpi=110, bbox_inches="tight")
+            plt.close(fig)
+    print(f"wrote {args.out}: {features.shape[1]} {args.method.upper()} features of {len(features)} patients; "
+          f"mean masked reconstruction MSE {errors.mean():.3g}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------- analyze / demo / config
+def _run_analyze(cohort, cohort_inputs: list[Path], out: str, config_path, force: bool, quiet: bool):
+    from .config import load_config
+    from .report.study_report import write_study
+    from .study import run_study
+
+    config = load_config(config_path)
+    check_output_dir(Path(out), force)
+    stages = ["exclusions", "table 1", "autoencoder", "pca", "univariate and multivariate",
+              "roc and incremental value", "report"]
+    with _progress(quiet) as progress:
+        task = progress.add_task("study", total=len(stages))
+
+        def step(name: str) -> None:
+            progress.update(task, completed=stages.index(name), description=f"study: {name}")
+
+        result = run_study(cohort, config, progress=step)
+        step("report")
+        with atomic_dir(out, force) as tmp:
+            inputs = cohort_inputs + ([Path(config_path)] if config_path else [])
+            manifest = write_study(result, tmp, inputs)
+        progress.update(task, completed=len(stages), description="study: done")
+    return result, manifest
+
+
+def _cohort_inputs(folder: Path) -> list[Path]:
+    files = [folder / "clinical.csv", folder / "polarmaps.npz"]
+    maps_dir = folder / "polarmaps"
+    if maps_dir.is_dir():
+        files += sorted(maps_dir.glob("*.png"))
+    return [f for f in files if f.is_file()]
+
+
+def cmd_analyze(args) -> int:
+    from .cohort import load_cohort
+
+    cohort = load_cohort(args.cohort)
+    _, manifest = _run_analyze(cohort, _cohort_inputs(Path(args.cohort)), args.out, args.config, args.force, args.quiet)
+    _print_headline(manifest, args.out)
+    return 0
+
+
+def _print_headline(manifest: dict, out: str) -> None:
+    head = manifest["headline"]
+    console = _console()
+    console.print(f"report: {Path(out) / 'report.html'}")
+    console.print(f"{head['patients']} patients, {head['responders']} responders, {head['excluded']} excluded "
+                  f"(response: {head['response_definition']})")
+    console.print(f"significant AE features: {', '.join(head['significant_ae']) or 'none'}")
+    for model, auc in head["auc"].items():
+        console.print(f"  AUC {auc:.3f}  {model}")
+    for t in head["lr_tests"]:
+        console.print(f"  LR {t['lr']:.2f} (df {t['df']}), P = {t['p']:.3f}  {t['sequence']}: {t['model']}")
+    timings = manifest["timings_s"]
+    console.print("stage times (s): " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()))
+
+
+def cmd_demo(args) -> int:
+    from .datasets import demo_cohort_path, load_demo_cohort
+
+    out = args.out
+    _, manifest = _run_analyze(load_demo_cohort(), _cohort_inputs(demo_cohort_path()), out, args.config, args.force,
+                               args.quiet)
+    _print_headline(manifest, out)
+    return 0
+
+
+def cmd_config(args) -> int:
+    from .config import DEFAULTS_TOML, load_config
+
+    if args.defaults:
+        print(DEFAULTS_TOML, end="")
+        return 0
+    if args.check:
+        load_config(args.check)
+        print(f"{args.check}: valid")
+        return 0
+    raise LvmdError("config: give --defaults or --check FILE")
+
+
+# ------------------------------------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    """The ``lvmd`` argument parser with all subcommands."""
+    parser = argparse.ArgumentParser(prog="lvmd", description="Phase analysis of gated SPECT and autoencoder "
+                                     "dyssynchrony features for CRT patient selection.")
+    parser.add_argument("--version", action="version", version=f"lvmd {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("check", help="validate a cohort folder and summarise it")
+    p.add_argument("cohort")
+    p.add_argument("--response", default="esv15", choices=["esv15", "ef5", "column"])
+    p.add_argument("--min-lvesv", type=float, default=20.0, help="exclude baseline LVESV below this (mL; 0 = off)")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("phantom", help="write a digital gated-SPECT phantom with a known activation pattern")
+    p.add_argument("--pattern", default="lbbb", choices=["synchronous", "lbbb", "anterior_late", "two_region"])
+    p.add_argument("--delay", type=float, default=90.0, help="activation delay of the late region (deg)")
+    p.add_argument("--gates", type=int, default=16, choices=[8, 16])
+    p.add_argument("--counts", type=float, default=None, help="peak myocardial counts per voxel and gate (Poisson "
+                   "noise); default noise-free")
+    p.add_argument("--liver", action="store_true", help="add hot extracardiac activity under the heart")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="study file: .npz, .nii, .nii.gz or .dcm")
+    p.add_argument("--force", action="store_true")
+    p.set_defaults(func=cmd_phantom)
+
+    p = sub.add_parser("phase", help="phase analysis of gated SPECT studies (npz, NIfTI, DICOM)")
+    p.add_argument("inputs", nargs="+", help="study files or folders")
+    p.add_argument("--out", required=True)
+    p.add_argument("--harmonics", type=int, default=1, choices=[1, 2, 3])
+    p.add_argument("--bin-width", type=float, default=6.0, help="histogram bin width (deg)")
+    p.add_argument("--centre", type=float, nargs=2, metavar=("ROW", "COL"), help="manual LV centre (voxels)")
+    p.add_argument("--apex", type=int, help="manual apex slice (0-based)")
+    p.add_argument("--base", type=int, help="manual base slice (0-based)")
+    p.add_argument("--jobs", type=int, default=None, help="parallel processes (default: CPU count)")
+    p.add_argument("--force", action="store_true")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_phase)
+
+    p = sub.add_parser("simulate", help="simulate a synthetic CRT cohort with a planted mechanism")
+    p.add_argument("--n", type=int, default=103)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True)
+    p.add_argument("--null", action="store_true", help="no pattern effect: response depends on clinical data only")
+    p.add_argument("--maps-only", action="store_true", help="draw maps directly (fast, large n)")
+    p.add_argument("--with-spect", action="store_true", help="also keep the gated phantom studies")
+    p.add_argument("--force", action="store_true")
+    p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("features", help="fit the autoencoder (or PCA) on a cohort's phase maps")
+    p.add_argument("cohort")
+    p.add_argument("--out", required=True)
+    p.add_argument("--method", default="ae", choices=["ae", "pca"])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--iterations", type=int, default=1000)
+    p.add_argument("--components", type=int, default=64, help="PCA components")
+    p.add_argument("--force", action="store_true")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_features)
+
+    for name, helptext in (("analyze", "run the paper's study on a cohort and write tables, figures, report.html"),
+                           ("demo", "run the study on the embedded synthetic cohort")):
+        p = sub.add_parser(name, help=helptext)
+        if name == "analyze":
+            p.add_argument("cohort")
+            p.add_argument("--out", required=True)
+        else:
+            p.add_argument("--out", default="lvmd-demo")
+        p.add_argument("--config", help="study.toml (see `lvmd config --defaults`)")
+        p.add_argument("--force", action="store_true")
+        p.add_argument("--quiet", action="store_true")
+        p.set_defaults(func=cmd_analyze if name == "analyze" else cmd_demo)
+
+    p = sub.add_parser("config", help="print the default study configuration, or check a file")
+    p.add_argument("--defaults", action="store_true")
+    p.add_argument("--check", metavar="FILE")
+    p.set_defaults(func=cmd_config)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``lvmd`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except LvmdError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
