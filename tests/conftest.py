@@ -1,0 +1,42 @@
+"""Shared fixtures: small cohorts written in the documented format, and a CLI runner."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lvmd.simulate import simulate_cohort
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def small_cohort_dir(tmp_path_factory) -> Path:
+    """A 60-patient maps-only synthetic cohort folder (clinical.csv, polarmaps.npz, truth.csv)."""
+    folder = tmp_path_factory.mktemp("cohort")
+    simulate_cohort(60, seed=3, maps_only=True).write(folder)
+    return folder
+
+
+@pytest.fixture
+def cohort_copy(small_cohort_dir, tmp_path) -> Path:
+    """A writable copy of the small cohort, for tests that corrupt it."""
+    target = tmp_path / "cohort"
+    target.mkdir()
+    for f in small_cohort_dir.iterdir():
+        (target / f.name).write_bytes(f.read_bytes())
+    return target
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run ``lvmd`` in a subprocess and capture its output."""
+    return subprocess.run([sys.executable, "-m", "lvmd.cli", *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=600)
+
+
+@pytest.fixture
+def cli():
+    return run_cli
