@@ -12,6 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from functools import lru_cache
+
+from scipy import fft as sfft
 from scipy import ndimage
 
 from ..errors import SpectError
@@ -45,32 +48,60 @@ class LvGeometry:
     radius_vox: float
 
 
-def _kernels(radius: float, half_width: float) -> tuple[list[np.ndarray], np.ndarray]:
+@lru_cache(maxsize=64)
+def _kernel_spectra(radius: float, half_width: float, shape: tuple[int, int]) -> np.ndarray:
+    """FFTs of the four quadrant kernels and the inner-disc kernel, each centred at the origin, zero-padded."""
     size = int(np.ceil(radius + half_width)) + 1
     yy, xx = np.mgrid[-size:size + 1, -size:size + 1].astype(float)
     r = np.hypot(yy, xx)
     ang = np.degrees(np.arctan2(-yy, xx)) % 360.0
     ring = np.abs(r - radius) <= half_width
-    quadrants = []
+    kernels = []
     for q in range(4):
         sector = ring & (((ang - 45.0 - 90.0 * q) % 360.0) < 90.0)
-        quadrants.append(sector / sector.sum())
+        kernels.append(sector / sector.sum())
     inner = r <= max(radius - 2 * half_width, 0.6 * radius, 1.0)
-    return quadrants, inner / inner.sum()
+    kernels.append(inner / inner.sum())
+    padded = np.zeros((5, *shape))
+    padded[:, : 2 * size + 1, : 2 * size + 1] = np.stack(kernels)
+    padded = np.roll(padded, (-size, -size), axis=(1, 2))  # kernel centre at index (0, 0): a 'same'-aligned result
+    return sfft.rfft2(padded, axes=(1, 2))
 
 
-def ring_score(image: np.ndarray, radius_vox: float, half_width_vox: float) -> np.ndarray:
-    """Ring-detector score of every voxel of a (Z, Y, X) image as a candidate LV centre."""
-    quadrants, inner = _kernels(radius_vox, half_width_vox)
-    kernels = np.stack([*quadrants, inner])
-    k = kernels.shape[-1]
-    Z, Y, X = image.shape
-    shape = (Y + k - 1, X + k - 1)
-    spectrum = np.fft.rfft2(image, shape)  # one transform of the image, reused by the five kernels
-    full = np.fft.irfft2(spectrum[None] * np.fft.rfft2(kernels[:, ::-1, ::-1], shape)[:, None], shape)
-    h = k // 2
-    responses = full[..., h:h + Y, h:h + X]
+def ring_score(spectrum: np.ndarray, shape: tuple[int, int], image_shape: tuple[int, int], radius_vox: float,
+               half_width_vox: float) -> np.ndarray:
+    """Ring-detector score of every voxel of an image (given by its 2-D spectrum per slice) as an LV centre."""
+    responses = sfft.irfft2(spectrum[None] * _kernel_spectra(radius_vox, half_width_vox, shape)[:, None],
+                            s=shape, axes=(2, 3))[..., : image_shape[0], : image_shape[1]]
     return responses[:4].min(axis=0) - responses[4]
+
+
+def _best_ring(image: np.ndarray, pix: float, radii: list[float], near: tuple[float, float] | None):
+    """Best ring-detector score over radii (voxels) in a (Z, Y, X) image, optionally within 2 voxels of ``near``.
+
+    Returns ``(score, (z, y, x), radius, score_volume)`` or None when no radius fits the field of view.
+    """
+    Z, Y, X = image.shape
+    half_width = max(RING_HALF_WIDTH_MM / pix, 1.0)
+    fitting = [r for r in radii if 2 * (r + 2) < min(Y, X)]
+    if not fitting:
+        return None
+    pad = int(np.ceil(max(fitting) + half_width)) + 1
+    shape = (sfft.next_fast_len(Y + pad, real=True), sfft.next_fast_len(X + pad, real=True))
+    spectrum = sfft.rfft2(image, s=shape, axes=(1, 2))  # one transform of the image, reused for every kernel
+    best = None
+    for r in fitting:
+        score = ring_score(spectrum, shape, (Y, X), r, half_width)
+        if near is not None:
+            cy, cx = int(round(near[0])), int(round(near[1]))
+            window = np.full_like(score, -np.inf)
+            ys, xs = slice(max(cy - 2, 0), cy + 3), slice(max(cx - 2, 0), cx + 3)
+            window[:, ys, xs] = score[:, ys, xs]
+            score = window
+        idx = np.unravel_index(int(np.argmax(score)), score.shape)
+        if best is None or score[idx] > best[0]:
+            best = (float(score[idx]), tuple(int(v) for v in idx), float(r), score)
+    return best
 
 
 def locate_lv(summed: np.ndarray, spacing_mm: tuple[float, float, float], centre: tuple[float, float] | None = None,
@@ -101,26 +132,26 @@ def locate_lv(summed: np.ndarray, spacing_mm: tuple[float, float, float], centre
     if peak <= 0:
         raise SpectError(f"{study_id}: empty field of view")
     image /= peak
-    best = (-np.inf, None, None)
-    for radius_mm in WALL_RADII_MM:
-        r = radius_mm / pix
-        if 2 * (r + 2) >= min(Y, X):
-            continue
-        score = ring_score(image, r, max(RING_HALF_WIDTH_MM / pix, 1.0))
-        if centre is not None:
-            cy, cx = int(round(centre[0])), int(round(centre[1]))
-            window = np.full_like(score, -np.inf)
-            window[:, max(cy - 2, 0):cy + 3, max(cx - 2, 0):cx + 3] = score[:, max(cy - 2, 0):cy + 3, max(cx - 2, 0):cx + 3]
-            score = window
-        idx = np.unravel_index(int(np.argmax(score)), score.shape)
-        if score[idx] > best[0]:
-            best = (float(score[idx]), idx, (r, score))
-    top, idx, found = best
-    if idx is None or top < 0.1:
+    # Only slices with appreciable activity can hold the LV.
+    active = np.flatnonzero(image.reshape(Z, -1).max(axis=1) >= 0.15)
+    z_lo, z_hi = int(active.min()), int(active.max()) + 1
+    # Coarse search over radii on a 2x2-binned image, then the best radius at full resolution.
+    binned = image[z_lo:z_hi, : Y // 2 * 2, : X // 2 * 2].reshape(z_hi - z_lo, Y // 2, 2, X // 2, 2).mean(axis=(2, 4))
+    hint = None if centre is None else (centre[0] / 2.0, centre[1] / 2.0)
+    coarse = _best_ring(binned, 2 * pix, [r / (2 * pix) for r in WALL_RADII_MM], hint)
+    if coarse is None:
+        raise SpectError(f"{study_id}: no LV found (field of view too small for an LV ring); "
+                         "give the centre, apex and base slices manually (--centre, --apex, --base)")
+    _, (_, yc, xc), r_coarse, _ = coarse
+    hint = centre if centre is not None else (2 * yc + 0.5, 2 * xc + 0.5)
+    fine = _best_ring(image[z_lo:z_hi], pix, [2 * r_coarse], hint)
+    if fine is None or fine[0] < 0.1:
         raise SpectError(f"{study_id}: no LV found (no myocardial ring around a cavity); "
                          "give the centre, apex and base slices manually (--centre, --apex, --base)")
-    radius, score = found
-    z0, y0, x0 = (int(v) for v in idx)
+    top, (z0, y0, x0), radius, partial = fine
+    z0 += z_lo
+    score = np.full((Z, Y, X), -np.inf)
+    score[z_lo:z_hi] = partial
     # Per-slice centre: the ring score's maximum within 2 voxels of the global centre, in slices with a ring.
     centres = np.tile(np.array([y0, x0], dtype=float), (Z, 1))
     ring = np.zeros(Z, dtype=bool)

@@ -16,7 +16,7 @@ from scipy import ndimage
 from .locate import LvGeometry
 
 RAY_STEP = 0.5  # voxels
-WALL_WINDOW_MM = 7.0
+WALL_WINDOW_MM = 5.0
 WALL_THRESHOLD = 0.4
 
 
@@ -52,17 +52,37 @@ def _first_peak(profile: np.ndarray, threshold: float) -> np.ndarray:
     return np.where(has, first, np.argmax(profile, axis=-1))
 
 
-def sample_wall(counts: np.ndarray, geometry: LvGeometry, spacing_mm: tuple[float, float, float],
-                n_angles: int = 40, cap_rings: int = 2) -> WallSamples:
-    """Sample the LV wall of a gated (T, Z, Y, X) study at ``n_angles`` angles per slice plus an apical cap."""
+def _crop_to_lv(counts: np.ndarray, geometry: LvGeometry, margin: float) -> tuple[np.ndarray, LvGeometry]:
+    """The part of the study around the LV (all work below is on it), with the geometry shifted to match."""
     T, Z, Y, X = counts.shape
+    z0, z1 = max(geometry.apex_slice - 4, 0), min(geometry.base_slice + 3, Z)
+    y0 = max(int(np.floor(geometry.centres[:, 0].min() - margin)), 0)
+    y1 = min(int(np.ceil(geometry.centres[:, 0].max() + margin)) + 1, Y)
+    x0 = max(int(np.floor(geometry.centres[:, 1].min() - margin)), 0)
+    x1 = min(int(np.ceil(geometry.centres[:, 1].max() + margin)) + 1, X)
+    shifted = LvGeometry(geometry.centres[z0:z1] - np.array([y0, x0], float), geometry.apex_slice - z0,
+                         geometry.ring_slice - z0, geometry.base_slice - z0, geometry.radius_vox)
+    return counts[:, z0:z1, y0:y1, x0:x1], shifted
+
+
+def sample_wall(counts: np.ndarray, geometry: LvGeometry, spacing_mm: tuple[float, float, float],
+                n_angles: int = 40, cap_rings: int = 2, smoothing_mm: float = 2.5) -> WallSamples:
+    """Sample the LV wall of a gated (T, Z, Y, X) study at ``n_angles`` angles per slice plus an apical cap.
+
+    ``smoothing_mm`` is the SD of a Gaussian applied to each gate first (noise control); 0 disables it.
+    """
     dz, dy, dx = spacing_mm
     pix = (dy + dx) / 2.0
+    counts, geometry = _crop_to_lv(counts, geometry, 1.9 * geometry.radius_vox + max(WALL_WINDOW_MM / pix, 1.0) + 4)
+    T, Z, Y, X = counts.shape
+    smoothing_vox = smoothing_mm / np.array([dz, dy, dx])
     summed = ndimage.gaussian_filter(counts.sum(axis=0).astype(np.float64), 0.5)
     angles = (np.arange(n_angles) + 0.5) * 360.0 / n_angles
     rad = np.radians(angles)
     R = geometry.radius_vox
-    lv_max = float(summed[geometry.apex_slice:geometry.base_slice + 1].max())
+    yy, xx = np.ogrid[0:Y, 0:X]
+    lv_max = max(float(summed[z][(yy - geometry.centres[z, 0]) ** 2 + (xx - geometry.centres[z, 1]) ** 2
+                                 <= (1.3 * R) ** 2].max()) for z in range(geometry.ring_slice, geometry.base_slice + 1))
     threshold = WALL_THRESHOLD * lv_max
     half = max(WALL_WINDOW_MM / pix, 1.0)
     offsets = np.arange(-half, half + 1e-9, RAY_STEP)
@@ -105,9 +125,11 @@ def sample_wall(counts: np.ndarray, geometry: LvGeometry, spacing_mm: tuple[floa
     curves_sa = np.empty((len(slices) * n_angles, T))
     curves_cap = np.empty((cap_rings * n_angles, T))
     for g in range(T):
-        values = ndimage.map_coordinates(counts[g], sa_coords, order=1, mode="nearest")
+        # Light 3-D smoothing of each gate (as the reconstruction post-filter would) before the maximal-count search.
+        frame = ndimage.gaussian_filter(counts[g], smoothing_vox) if smoothing_mm > 0 else counts[g]
+        values = ndimage.map_coordinates(frame, sa_coords, order=1, mode="nearest")
         curves_sa[:, g] = values.reshape(len(slices) * n_angles, len(offsets)).max(axis=1)
-        values = ndimage.map_coordinates(counts[g], cap_coords, order=1, mode="nearest")
+        values = ndimage.map_coordinates(frame, cap_coords, order=1, mode="nearest")
         curves_cap[:, g] = values.reshape(cap_rings * n_angles, len(z_off)).max(axis=1)
 
     extent = geometry.base_slice - geometry.apex_slice + 1
