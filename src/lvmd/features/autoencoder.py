@@ -169,11 +169,11 @@ class AutoencoderFeatures(MapFeatureTransformer):
 
     def _encode(self, values: np.ndarray) -> np.ndarray:
         with torch.no_grad():
-            return self.network_.encoder(torch.as_tensor(values, dtype=torch.float32)).double().numpy()
+            return self.network_.encoder(torch.tensor(values, dtype=torch.float32)).double().numpy()
 
     def _decode(self, latents: np.ndarray) -> np.ndarray:
         with torch.no_grad():
-            return self.network_.decoder(torch.as_tensor(latents, dtype=torch.float32)).double().numpy()
+            return self.network_.decoder(torch.tensor(latents, dtype=torch.float32)).double().numpy()
 
     def get_params_json(self) -> dict:
         """Constructor parameters as JSON-ready values."""

@@ -61,10 +61,11 @@ class PCAFeatures(MapFeatureTransformer):
             raise ModelError("the PCA model is not fitted; fit it before saving")
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        save_file({"components": self.pca_.components_, "mean": self.pca_.mean_,
-                   "explained_variance": self.pca_.explained_variance_, "pixel_fill": self.pixel_fill_,
-                   "latent_mean": self.latent_mean_, "latent_std": self.latent_std_},
-                  str(folder / "weights.safetensors"))
+        arrays = {"components": self.pca_.components_, "mean": self.pca_.mean_,
+                  "explained_variance": self.pca_.explained_variance_, "pixel_fill": self.pixel_fill_,
+                  "latent_mean": self.latent_mean_, "latent_std": self.latent_std_}
+        # safetensors stores raw buffers: views (PCA components are a slice of Vt) must be made contiguous first.
+        save_file({k: np.ascontiguousarray(v) for k, v in arrays.items()}, str(folder / "weights.safetensors"))
         write_json(folder / "model.json", {
             "format": FORMAT, "format_version": FORMAT_VERSION, "config": self.get_params(),
             "feature_names": self.feature_names_, "input_shape": [64, 64], "n_disc_pixels": int(disc_mask().sum()),
