@@ -15,9 +15,9 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
 @pytest.fixture(scope="session")
 def small_cohort_dir(tmp_path_factory) -> Path:
-    """A 60-patient maps-only synthetic cohort folder (clinical.csv, polarmaps.npz, truth.csv)."""
+    """An 80-patient maps-only synthetic cohort folder (clinical.csv, polarmaps.npz, truth.csv)."""
     folder = tmp_path_factory.mktemp("cohort")
-    simulate_cohort(60, seed=3, maps_only=True).write(folder)
+    simulate_cohort(80, seed=3, maps_only=True).write(folder)
     return folder
 
 

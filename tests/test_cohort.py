@@ -21,7 +21,7 @@ def _edit_csv(folder, row, column, value):
 
 def test_round_trip(small_cohort_dir, tmp_path):
     cohort = load_cohort(small_cohort_dir)
-    assert len(cohort) == 60 and cohort.maps.phase.shape == (60, 64, 64)
+    assert len(cohort) == 80 and cohort.maps.phase.shape == (80, 64, 64)
     assert list(cohort.maps.patient_id) == list(cohort.table.index)
     write_clinical(cohort.table, tmp_path / "clinical.csv")
     cohort.maps.save(tmp_path / "polarmaps.npz")
@@ -49,9 +49,9 @@ def test_exclusions_reported(small_cohort_dir):
     cohort.table.loc[cohort.table.index[1], "lvesv_followup_ml"] = np.nan
     kept = cohort.apply_exclusions(20.0)
     reasons = {e.patient_id: e.reason for e in kept.excluded}
-    assert len(kept) == 57 and "16 mL < 20 mL" in reasons[cohort.table.index[0]]
+    assert len(kept) == 77 and "16 mL < 20 mL" in reasons[cohort.table.index[0]]
     assert "missing" in reasons[cohort.table.index[1]]
-    assert len(kept.maps) == 57 and len(kept.excluded) == 3
+    assert len(kept.maps) == 77 and len(kept.excluded) == 3
 
 
 def test_yes_no_and_sex_coding(cohort_copy):
@@ -121,9 +121,9 @@ def test_rows_without_maps_and_maps_without_rows(cohort_copy):
 
 
 @pytest.mark.parametrize("edit,message", [
-    (lambda p: p[:, :32, :], r"phase has shape \(60, 32, 64\)"),
-    (lambda p: np.where(np.arange(60)[:, None, None] == 2, np.nan, p), "patient P0003 is all NaN"),
-    (lambda p: np.where(np.arange(60)[:, None, None] == 4, p + 400, p), "patient P0005 has value .* outside"),
+    (lambda p: p[:, :32, :], r"phase has shape \(80, 32, 64\)"),
+    (lambda p: np.where(np.arange(80)[:, None, None] == 2, np.nan, p), "patient P0003 is all NaN"),
+    (lambda p: np.where(np.arange(80)[:, None, None] == 4, p + 400, p), "patient P0005 has value .* outside"),
 ])
 def test_bad_maps(cohort_copy, edit, message):
     with np.load(cohort_copy / "polarmaps.npz") as z:

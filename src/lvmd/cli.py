@@ -212,13 +212,10 @@ def cmd_features(args) -> int:
 
 
 # ---------------------------------------------------------------------------------------- analyze / demo / config
-def _run_analyze(cohort, cohort_inputs: list[Path], out: str, config_path, force: bool, quiet: bool):
-    from .config import load_config
+def _run_analyze(cohort, cohort_inputs: list[Path], out: str, config, config_path, force: bool, quiet: bool):
     from .report.study_report import write_study
     from .study import run_study
 
-    config = load_config(config_path)
-    check_output_dir(Path(out), force)
     stages = ["exclusions", "table 1", "autoencoder", "pca", "univariate and multivariate",
               "roc and incremental value", "report"]
     with _progress(quiet) as progress:
@@ -246,9 +243,13 @@ def _cohort_inputs(folder: Path) -> list[Path]:
 
 def cmd_analyze(args) -> int:
     from .cohort import load_cohort
+    from .config import load_config
 
+    config = load_config(args.config)
+    check_output_dir(Path(args.out), args.force)
     cohort = load_cohort(args.cohort)
-    _, manifest = _run_analyze(cohort, _cohort_inputs(Path(args.cohort)), args.out, args.config, args.force, args.quiet)
+    _, manifest = _run_analyze(cohort, _cohort_inputs(Path(args.cohort)), args.out, config, args.config, args.force,
+                               args.quiet)
     _print_headline(manifest, args.out)
     return 0
 
@@ -269,11 +270,14 @@ def _print_headline(manifest: dict, out: str) -> None:
 
 
 def cmd_demo(args) -> int:
+    from .config import load_config
     from .datasets import demo_cohort_path, load_demo_cohort
 
     out = args.out
-    _, manifest = _run_analyze(load_demo_cohort(), _cohort_inputs(demo_cohort_path()), out, args.config, args.force,
-                               args.quiet)
+    config = load_config(args.config)
+    check_output_dir(Path(out), args.force)
+    _, manifest = _run_analyze(load_demo_cohort(), _cohort_inputs(demo_cohort_path()), out, config, args.config,
+                               args.force, args.quiet)
     _print_headline(manifest, out)
     return 0
 
