@@ -295,6 +295,50 @@ def cmd_config(args) -> int:
     raise LvmdError("config: give --defaults or --check FILE")
 
 
+# ------------------------------------------------------------------------------------------------------ validate
+def cmd_validate(args) -> int:
+    from .cohort import load_cohort
+    from .config import load_config
+    from .report.validation_report import write_validation
+    from .validation import validate
+
+    config = load_config(args.config)
+    check_output_dir(Path(args.out), args.force)
+    if args.scheduler and args.scheduler.startswith("tcp://"):
+        from .validation import _connect
+
+        _connect(args.scheduler, None)[1].close()  # fail within 10 s, before any work, when nobody answers
+    cohort = load_cohort(args.cohort)
+    with _progress(args.quiet) as progress:
+        tasks = {}
+
+        def update(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(stage, total=total)
+            progress.update(tasks[stage], completed=done)
+
+        result = validate(cohort, config, folds=args.folds, repeats=args.repeats, bootstrap=args.bootstrap,
+                          seed=args.seed, fast=args.fast, scheduler=args.scheduler, workers=args.workers,
+                          stability_seeds=args.stability_seeds, progress=update)
+    with atomic_dir(args.out, args.force) as tmp:
+        write_validation(result, tmp, str(args.cohort))
+    console = _console()
+    console.print(f"report: {Path(args.out) / 'report.html'}")
+    for _, row in result.summary.iterrows():
+        console.print(f"  {row['model']:<18} apparent AUC {row['apparent_auc']:.3f}  cross-validated "
+                      f"{row['cv_auc']:.3f} [{row['cv_auc_low']:.3f}, {row['cv_auc_high']:.3f}]  "
+                      f"optimism-corrected {row['optimism_corrected_auc']:.3f}")
+    if result.gain:
+        g = result.gain
+        console.print(f"AE gain over clinical+psd: apparent {g['apparent_gain']:+.3f}, cross-validated "
+                      f"{g['cv_gain']:+.3f} [{g['cv_gain_low']:+.3f}, {g['cv_gain_high']:+.3f}]")
+    console.print("times (s): " + ", ".join(f"{k} {v}" for k, v in result.timings.items()))
+    if result.failures:
+        console.print(f"{len(result.failures)} folds or resamples failed twice; they are listed in the report")
+        return 1
+    return 0
+
+
 # ------------------------------------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     """The ``lvmd`` argument parser with all subcommands."""
@@ -367,6 +411,24 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--force", action="store_true")
         p.add_argument("--quiet", action="store_true")
         p.set_defaults(func=cmd_analyze if name == "analyze" else cmd_demo)
+
+    p = sub.add_parser("validate", help="honest validation: nested cross-validation and bootstrap optimism")
+    p.add_argument("cohort")
+    p.add_argument("--out", required=True)
+    p.add_argument("--config", help="study.toml")
+    p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--repeats", type=int, default=20)
+    p.add_argument("--bootstrap", type=int, default=200, help="resamples for the optimism correction (0 = skip)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--fast", action="store_true", help="train each autoencoder for 50 iterations (stated in the "
+                   "report) instead of the configured 1000")
+    p.add_argument("--scheduler", help="local:N (Dask LocalCluster of N workers) or tcp://HOST:PORT; default: local "
+                   "processes")
+    p.add_argument("--workers", type=int, default=None, help="local processes (default: CPU count)")
+    p.add_argument("--stability-seeds", type=int, default=3)
+    p.add_argument("--force", action="store_true")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("config", help="print the default study configuration, or check a file")
     p.add_argument("--defaults", action="store_true")
