@@ -272,6 +272,10 @@ def validate(cohort: Cohort, config: StudyConfig | None = None, folds: int = 5, 
         raise LvmdError(f"--folds {folds}: need at least 2")
     if folds > smaller:
         raise LvmdError(f"--folds {folds} is more than the {smaller} patients of the smaller response class")
+    train_size = len(y) - int(np.ceil(len(y) / folds))
+    if any("ae" in f.split("+") for f in families) and train_size < config.features.latent_dim:
+        raise LvmdError(f"training folds hold {train_size} patients, fewer than features.latent_dim = "
+                        f"{config.features.latent_dim}; use fewer folds or a smaller latent_dim")
     ae_iterations = FAST_AE_ITERATIONS if fast else config.features.iterations
     timings = {}
     say = progress or (lambda stage, done, total: None)
