@@ -339,6 +339,118 @@ def cmd_validate(args) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------------------------------- fit / predict
+def cmd_fit(args) -> int:
+    from .bundle import ModelBundle
+    from .cohort import load_cohort
+    from .config import load_config
+
+    config = load_config(args.config)
+    check_output_dir(Path(args.out), args.force)
+    cohort = load_cohort(args.cohort)
+    corrected = None
+    if args.optimism:
+        from .validation import validate
+
+        res = validate(cohort, config, folds=2, repeats=1, bootstrap=args.optimism, families=[args.family],
+                       fast=args.fast, stability_seeds=0)
+        corrected = float(res.summary["optimism_corrected_auc"].iloc[0])
+    bundle = ModelBundle.fit(cohort, config, args.family, corrected)
+    with atomic_dir(args.out, args.force) as tmp:
+        bundle.save(tmp)
+    perf = bundle.meta["performance"]
+    print(f"wrote {args.out}: {args.family} on {bundle.meta['training']['patients']} patients; variables "
+          f"{', '.join(bundle.pipeline.variables)}; apparent AUC {perf['apparent_auc']:.3f}"
+          + (f", optimism-corrected {corrected:.3f}" if corrected is not None else ""))
+    return 0
+
+
+def _safe_name(pid: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in pid) or "patient"
+
+
+def cmd_predict(args) -> int:
+    import numpy as np
+    import pandas as pd
+
+    from .bundle import ModelBundle
+    from .io.polarmaps import read_polarmaps
+    from .io.tables import read_clinical
+    from .phase.metrics import latest_viable_segment, segment_summary
+    from .polar import disc_mask, pixel_coordinates
+
+    if args.out:
+        check_output_dir(Path(args.out), args.force)
+    bundle = ModelBundle.load(args.bundle)
+    needed = [v for v in bundle.pipeline.variables if v not in bundle.pipeline.image_features
+              and v not in ("psd_deg", "pbw_deg")]
+    clinical = read_clinical(args.clinical, required=needed)
+    ids = list(clinical.index)
+    phase = None
+    latest: dict[str, int | None] = {}
+    if args.maps:
+        maps = read_polarmaps(args.maps)
+        missing = [p for p in ids if p not in set(maps.patient_id)]
+        if missing:
+            raise LvmdError(f"{args.maps}: no maps for patients {', '.join(missing[:8])}")
+        maps = maps.subset(ids)
+        phase = maps.phase
+        if maps.perfusion is not None:
+            rho, theta = pixel_coordinates()
+            inside = disc_mask()
+            for pid, ph, pf in zip(ids, maps.phase, maps.perfusion):
+                ok = inside & np.isfinite(ph) & np.isfinite(pf)
+                seg = segment_summary(rho[ok], theta[ok], ph[ok], pf[ok], np.zeros(int(ok.sum())))
+                latest[pid] = latest_viable_segment(seg)
+    elif args.spect:
+        from .io.spect import read_spect
+        from .phase import analyze_study
+
+        results = {}
+        for path in args.spect:
+            res = analyze_study(read_spect(path))
+            results[res.study_id] = res
+        missing = [p for p in ids if p not in results]
+        if missing:
+            raise LvmdError(f"--spect: no study named after patients {', '.join(missing[:8])} (a study's id is its "
+                            "file or folder stem)")
+        phase = np.stack([results[p].phase_map for p in ids])
+        for p in ids:
+            latest[p] = results[p].latest_segment
+            clinical.loc[p, "psd_deg"] = results[p].metrics["psd_deg"]
+            clinical.loc[p, "pbw_deg"] = results[p].metrics["pbw_deg"]
+    table = bundle.predict(clinical, phase)
+    table["latest_segment"] = [latest.get(p) for p in table.index]
+    records = []
+    for pid, row in table.iterrows():
+        values = {v: float(row[v]) for v in bundle.pipeline.variables}
+        records.append({"patient_id": pid, "probability": float(row["probability"]), "ci_low": float(row["ci_low"]),
+                        "ci_high": float(row["ci_high"]), "values": values,
+                        "contributions": {v: float(row[f"contribution_{v}"]) for v in bundle.pipeline.variables},
+                        "psd_deg": float(clinical.loc[pid, "psd_deg"]) if "psd_deg" in clinical else None,
+                        "pbw_deg": float(clinical.loc[pid, "pbw_deg"]) if "pbw_deg" in clinical else None,
+                        "latest_segment": latest.get(pid), "warnings": list(row["warnings"])})
+    if args.out:
+        from .report.patient import write_patient_pages
+
+        with atomic_dir(args.out, args.force) as tmp:
+            flat = table.drop(columns=["warnings"]).assign(warnings=["; ".join(w) for w in table["warnings"]])
+            flat.to_csv(tmp / "predictions.csv", float_format="%.6g")
+            (tmp / "predictions.json").write_text(json.dumps(records, indent=2))
+            for i, rec in enumerate(records):
+                write_patient_pages(tmp, rec["patient_id"], None if phase is None else phase[i], rec,
+                                    rec["latest_segment"], _safe_name(rec["patient_id"]))
+    if args.json:
+        for rec in records:
+            print(json.dumps(rec))
+    else:
+        for rec in records:
+            flag = f"  [{len(rec['warnings'])} warning(s)]" if rec["warnings"] else ""
+            print(f"{rec['patient_id']}: P(response) = {rec['probability']:.3f} "
+                  f"[{rec['ci_low']:.3f}, {rec['ci_high']:.3f}]{flag}")
+    return 0
+
+
 # ------------------------------------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     """The ``lvmd`` argument parser with all subcommands."""
@@ -429,6 +541,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("fit", help="fit the final model on a whole cohort and save a bundle")
+    p.add_argument("cohort")
+    p.add_argument("--out", required=True, help="bundle folder")
+    p.add_argument("--family", default="clinical+psd+ae",
+                   choices=["clinical", "clinical+psd", "clinical+pbw", "clinical+psd+ae", "clinical+psd+pca"])
+    p.add_argument("--config", help="study.toml")
+    p.add_argument("--optimism", type=int, default=0, metavar="N",
+                   help="also estimate the optimism-corrected AUC with N bootstrap resamples")
+    p.add_argument("--fast", action="store_true", help="50 AE iterations per bootstrap fit")
+    p.add_argument("--force", action="store_true")
+    p.set_defaults(func=cmd_fit)
+
+    p = sub.add_parser("predict", help="score new patients with a saved bundle")
+    p.add_argument("bundle")
+    p.add_argument("--clinical", required=True, help="patients.csv (clinical.csv columns the model needs)")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--maps", help="polarmaps.npz or a polarmaps/ folder")
+    source.add_argument("--spect", nargs="+", help="gated SPECT studies named after the patients")
+    p.add_argument("--out", help="folder for predictions.csv/json and a page per patient")
+    p.add_argument("--json", action="store_true", help="print one JSON object per patient")
+    p.add_argument("--force", action="store_true")
+    p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("config", help="print the default study configuration, or check a file")
     p.add_argument("--defaults", action="store_true")

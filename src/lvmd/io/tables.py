@@ -102,7 +102,7 @@ def _parse_column(path: Path, df: pd.DataFrame, col: Column) -> pd.Series:
     return pd.Series(out, index=df.index, name=col.name)
 
 
-def read_clinical(path: str | Path) -> pd.DataFrame:
+def read_clinical(path: str | Path, required: "list[str] | None" = None) -> pd.DataFrame:
     """Read and validate a clinical table.
 
     Parameters
@@ -110,6 +110,9 @@ def read_clinical(path: str | Path) -> pd.DataFrame:
     path : str or Path
         CSV file with the columns of :data:`CLINICAL_COLUMNS` (extra columns are kept; numeric ones become
         usable covariates).
+    required : list of str, optional
+        Columns that must be present (default: every required column of the schema); used when scoring new
+        patients, who need only the model's variables.
 
     Returns
     -------
@@ -132,9 +135,10 @@ def read_clinical(path: str | Path) -> pd.DataFrame:
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise CohortError(f"{path}: not a readable CSV table ({str(exc).splitlines()[0]})") from None
     raw.columns = [str(c).strip() for c in raw.columns]
-    for col in CLINICAL_COLUMNS:
-        if col.required and col.name not in raw.columns:
-            raise CohortError(f"{path}: missing column {col.name}")
+    needed = [c.name for c in CLINICAL_COLUMNS if c.required] if required is None else ["patient_id", *required]
+    for name in needed:
+        if name not in raw.columns:
+            raise CohortError(f"{path}: missing column {name}")
     if len(raw) == 0:
         raise CohortError(f"{path}: the table is empty (no patient rows)")
     ids = raw["patient_id"].str.strip()

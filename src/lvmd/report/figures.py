@@ -30,7 +30,7 @@ def bullseye(ax, values: np.ndarray, kind: str = "phase", title: str = "", vmin=
     if mark_segment:
         seg = segment_map() == mark_segment
         ax.contour(seg.astype(float), levels=[0.5], colors="red", linewidths=1.5)
-    ax.set_title(title, fontsize=8)
+    ax.set_title(title, fontsize=8, pad=9)
     ax.set_xticks([])
     ax.set_yticks([])
     ax.text(centre, -2, "ant", ha="center", va="bottom", fontsize=6)
