@@ -149,3 +149,25 @@ def test_features_cli(tmp_path, cli):
     assert AutoencoderFeatures.load(tmp_path / "f" / "model").iterations == 15
     res = cli("features", str(demo_cohort_path()), "--out", str(tmp_path / "p"), "--method", "pca")
     assert res.returncode == 0 and PCAFeatures.load(tmp_path / "p" / "model").n_components == 64
+
+
+def test_manual_backward_matches_autograd():
+    from lvmd.features.autoencoder import _manual_gradients
+
+    torch.manual_seed(0)
+    net = _Network(50, (16,), 4)
+    x = torch.rand(7, 50)
+    loss = torch.mean((net(x) - x) ** 2)
+    loss.backward()
+    expected = [p.grad.clone() for p in net.parameters()]
+    for p in net.parameters():
+        p.grad = torch.zeros_like(p)
+    manual = _manual_gradients(net.four_layers(), x)
+    assert float(manual) == pytest.approx(float(loss), rel=1e-6)
+    for p, g in zip(net.parameters(), expected):
+        torch.testing.assert_close(p.grad, g, rtol=1e-5, atol=1e-7)
+
+
+def test_minibatch_and_early_stopping_options(maps):
+    ae = AutoencoderFeatures(iterations=30, batch_size=32, early_stopping=3, random_state=0).fit(maps)
+    assert 3 <= len(ae.loss_curve_) <= 30 and np.isfinite(ae.loss_curve_).all()
