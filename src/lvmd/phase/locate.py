@@ -144,14 +144,18 @@ def locate_lv(summed: np.ndarray, spacing_mm: tuple[float, float, float], centre
                          "give the centre, apex and base slices manually (--centre, --apex, --base)")
     _, (_, yc, xc), r_coarse, _ = coarse
     hint = centre if centre is not None else (2 * yc + 0.5, 2 * xc + 0.5)
-    fine = _best_ring(image[z_lo:z_hi], pix, [2 * r_coarse], hint)
+    # Full resolution, best radius only, on a window around the coarse centre (the kernels reach 2r + margin).
+    reach = int(np.ceil(4 * r_coarse + 2 * max(RING_HALF_WIDTH_MM / pix, 1.0))) + 6
+    y_lo, x_lo = max(int(hint[0]) - reach, 0), max(int(hint[1]) - reach, 0)
+    y_hi, x_hi = min(int(hint[0]) + reach + 1, Y), min(int(hint[1]) + reach + 1, X)
+    fine = _best_ring(image[z_lo:z_hi, y_lo:y_hi, x_lo:x_hi], pix, [2 * r_coarse], (hint[0] - y_lo, hint[1] - x_lo))
     if fine is None or fine[0] < 0.1:
         raise SpectError(f"{study_id}: no LV found (no myocardial ring around a cavity); "
                          "give the centre, apex and base slices manually (--centre, --apex, --base)")
     top, (z0, y0, x0), radius, partial = fine
-    z0 += z_lo
+    z0, y0, x0 = z0 + z_lo, y0 + y_lo, x0 + x_lo
     score = np.full((Z, Y, X), -np.inf)
-    score[z_lo:z_hi] = partial
+    score[z_lo:z_hi, y_lo:y_hi, x_lo:x_hi] = partial
     # Per-slice centre: the ring score's maximum within 2 voxels of the global centre, in slices with a ring.
     centres = np.tile(np.array([y0, x0], dtype=float), (Z, 1))
     ring = np.zeros(Z, dtype=bool)

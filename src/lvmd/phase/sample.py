@@ -124,9 +124,10 @@ def sample_wall(counts: np.ndarray, geometry: LvGeometry, spacing_mm: tuple[floa
 
     curves_sa = np.empty((len(slices) * n_angles, T))
     curves_cap = np.empty((cap_rings * n_angles, T))
+    # Light 3-D smoothing of every gate (as a reconstruction post-filter would) before the maximal-count search.
+    smoothed = ndimage.gaussian_filter(counts, (0, *smoothing_vox), truncate=3.0) if smoothing_mm > 0 else counts
     for g in range(T):
-        # Light 3-D smoothing of each gate (as the reconstruction post-filter would) before the maximal-count search.
-        frame = ndimage.gaussian_filter(counts[g], smoothing_vox) if smoothing_mm > 0 else counts[g]
+        frame = smoothed[g]
         values = ndimage.map_coordinates(frame, sa_coords, order=1, mode="nearest")
         curves_sa[:, g] = values.reshape(len(slices) * n_angles, len(offsets)).max(axis=1)
         values = ndimage.map_coordinates(frame, cap_coords, order=1, mode="nearest")
