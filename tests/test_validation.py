@@ -50,7 +50,7 @@ def test_identical_results_across_executors(null_cohort):
 def test_unreachable_scheduler_fails_fast(null_cohort):
     started = time.perf_counter()
     with pytest.raises(LvmdError, match="no Dask scheduler answered"):
-        validate(null_cohort, folds=2, repeats=1, bootstrap=0, scheduler="tcp://127.0.0.1:9", fast=True)
+        validate(null_cohort, folds=3, repeats=1, bootstrap=0, scheduler="tcp://127.0.0.1:9", fast=True)
     assert time.perf_counter() - started < 15
 
 
