@@ -184,3 +184,31 @@ def test_phantom_cli(tmp_path, cli):
 def test_delay_patterns_truth():
     lbbb = pattern_delay_map("lbbb", 90)
     assert lbbb[32, 0] == pytest.approx(0.0, abs=1.0) and lbbb[32, 63] == pytest.approx(90.0, abs=1.0)
+
+
+def test_dicom_folder_of_files(tmp_path):
+    """A folder holding one multi-frame file per gate reads as the same study as the single file."""
+    import copy
+
+    import pydicom
+
+    study = make_phantom("lbbb", gates=8).simulate("folder")
+    write_spect(study, tmp_path / "one.dcm")
+    ds = pydicom.dcmread(tmp_path / "one.dcm")
+    frames = ds.pixel_array
+    Z = study.counts.shape[1]
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    for g in range(study.gates):
+        part = copy.deepcopy(ds)
+        part.PixelData = frames[g * Z:(g + 1) * Z].tobytes()
+        part.NumberOfFrames = Z
+        part.TimeSlotVector = [g + 1] * Z
+        part.SliceVector = list(range(1, Z + 1))
+        part.save_as(folder / f"gate{g + 1}.dcm")
+    from_folder = read_spect(folder)
+    assert from_folder.study_id == "folder"
+    np.testing.assert_array_equal(from_folder.counts, read_spect(tmp_path / "one.dcm").counts)
+    (folder / "gate3.dcm").unlink()
+    with pytest.raises(SpectError, match="time slot 3, slice 1 is missing"):
+        read_spect(folder)

@@ -44,7 +44,7 @@ def test_run_study_contents(study, small_cohort_dir):
     assert {"qrs_ms", "psd_deg", "AE1", "AE64"} <= set(uni.index)
     roc = study.roc().summary
     assert "clinical + PSD" in roc.index and "clinical + PBW" in roc.index
-    for model, row in roc.iterrows():
+    for _, row in roc.iterrows():
         assert 0.5 <= row["auc"] <= 1.0 and row["ci_low"] <= row["auc"] <= row["ci_high"]
     inc = study.incremental().summary
     assert (inc["df"] >= 0).all() and inc["p"].dropna().between(0, 1).all()

@@ -371,7 +371,6 @@ def _safe_name(pid: str) -> str:
 
 def cmd_predict(args) -> int:
     import numpy as np
-    import pandas as pd
 
     from .bundle import ModelBundle
     from .io.polarmaps import read_polarmaps
