@@ -98,12 +98,20 @@ def _expand_studies(inputs: list[str]) -> list[Path]:
 
 
 def _phase_job(args: tuple) -> tuple:
-    path, options = args
+    path, options, scanner = args
     from .io.spect import read_spect
     from .phase import analyze_study
+    from .scanner import from_projections, from_transaxial, is_raw_projection_file
 
+    scanner = dict(scanner)
+    transaxial = scanner.pop("transaxial")
     try:
-        study = read_spect(path)
+        if is_raw_projection_file(Path(path)):
+            study = from_projections(path, **scanner).gated()
+        elif transaxial:
+            study = from_transaxial(read_spect(path), scanner["lv_centre"], scanner["axis_angles"]).gated()
+        else:
+            study = read_spect(path)
         result = analyze_study(study, **options)
         return ("ok", str(path), result.to_dict(), result.phase_map, result.perfusion_map, result.thickening_map,
                 result.samples)
@@ -118,7 +126,10 @@ def cmd_phase(args) -> int:
     studies = _expand_studies(args.inputs)
     options = {"harmonics": args.harmonics, "bin_width": args.bin_width,
                "centre": tuple(args.centre) if args.centre else None, "apex_slice": args.apex, "base_slice": args.base}
-    jobs = [(p, options) for p in studies]
+    scanner = {"iterations": args.iterations, "subsets": args.subsets, "butterworth_order": args.butterworth_order,
+               "butterworth_cutoff": None if args.no_filter else args.butterworth_cutoff, "collimator": args.collimator,
+               "lv_centre": args.lv_centre, "axis_angles": args.axis_angles}
+    jobs = [(p, options, {**scanner, "transaxial": args.transaxial}) for p in studies]
     results = []
     with atomic_dir(args.out, args.force) as tmp, _progress(args.quiet) as progress:
         task = progress.add_task("phase analysis", total=len(jobs))
@@ -450,7 +461,70 @@ def cmd_predict(args) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------------------------------- reconstruct
+def _write_short_axis(study, out: Path) -> None:
+    """Write a short-axis study from scanner data (gated or, for a plain TOMO acquisition, one frame)."""
+    from types import SimpleNamespace
+
+    from .io.spect import write_spect
+
+    if study.counts.shape[0] >= 8:
+        write_spect(study.gated(), out)
+    elif out.name.lower().endswith(".dcm"):
+        raise LvmdError(f"{out}: a non-gated study can be written as .npz or .nii.gz only")
+    else:
+        write_spect(SimpleNamespace(counts=study.counts, spacing_mm=study.spacing_mm, study_id=study.study_id), out)
+
+
+def cmd_reconstruct(args) -> int:
+    import matplotlib.pyplot as plt
+
+    from .scanner import from_projections, qc_figure
+
+    out = Path(args.out)
+    if not out.name.lower().endswith((".npz", ".nii", ".nii.gz", ".dcm")):
+        raise LvmdError(f"{out}: output must end in .npz, .nii, .nii.gz or .dcm")
+    for target in [out] + ([Path(args.qc)] if args.qc else []):
+        if target.exists() and not args.force:
+            raise LvmdError(f"{target}: exists (use --force to replace it)")
+    with _progress(args.quiet) as progress:
+        task = progress.add_task("OSEM per gate", total=None)
+        study = from_projections(args.projections, args.iterations, args.subsets, args.butterworth_order,
+                                 None if args.no_filter else args.butterworth_cutoff, args.collimator,
+                                 args.lv_centre, args.axis_angles,
+                                 progress=lambda done, total: progress.update(task, completed=done, total=total))
+    suffix = "".join(out.suffixes[-2:]) if out.name.lower().endswith(".nii.gz") else out.suffix
+    with atomic_file(out) as tmp:
+        named = tmp.with_name(tmp.name[: -len(".tmp" + suffix)] + ".part" + suffix)
+        _write_short_axis(study, named)
+        os.replace(named, tmp)
+    if args.qc:
+        fig = qc_figure(study)
+        with atomic_file(Path(args.qc)) as tmp:
+            fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
+        plt.close(fig)
+    info = study.reorientation
+    az, el = info.angles_deg
+    print(f"wrote {out}: {study.counts.shape[0]} gate(s), short axis {study.counts.shape[1:]} at "
+          f"{study.spacing_mm[0]:.2f} mm; LV centre (x, y, z) {tuple(round(v, 1) for v in info.centre)}, "
+          f"axis azimuth {az:.1f} deg, elevation {el:.1f} deg")
+    return 0
+
+
 # ------------------------------------------------------------------------------------------------------- parser
+def _add_recon_options(p) -> None:
+    p.add_argument("--iterations", type=int, default=3, help="OSEM iterations (paper: 3)")
+    p.add_argument("--subsets", type=int, default=10, help="OSEM subsets (paper: 10)")
+    p.add_argument("--butterworth-order", type=int, default=10, help="post-filter order (paper: 10)")
+    p.add_argument("--butterworth-cutoff", type=float, default=0.3, help="post-filter cutoff, cycles/cm (paper: 0.3)")
+    p.add_argument("--no-filter", action="store_true", help="skip the Butterworth post-filter")
+    p.add_argument("--collimator", help="PyTomography collimator code (e.g. GI-LEHR) for resolution modelling")
+    p.add_argument("--lv-centre", type=float, nargs=3, metavar=("X", "Y", "Z"),
+                   help="manual LV centre in the transaxial volume (voxels)")
+    p.add_argument("--axis-angles", type=float, nargs=2, metavar=("AZIMUTH", "ELEVATION"),
+                   help="manual base-to-apex axis (degrees; see docs/data-format.md)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``lvmd`` argument parser with all subcommands."""
     parser = argparse.ArgumentParser(prog="lvmd", description="Phase analysis of gated SPECT and autoencoder "
@@ -485,6 +559,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--apex", type=int, help="manual apex slice (0-based)")
     p.add_argument("--base", type=int, help="manual base slice (0-based)")
     p.add_argument("--jobs", type=int, default=None, help="parallel processes (default: CPU count)")
+    p.add_argument("--transaxial", action="store_true", help="inputs are reconstructed transaxial gated volumes "
+                   "(RECON GATED TOMO): reorient them to short axis first")
+    _add_recon_options(p)
     p.add_argument("--force", action="store_true")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_phase)
@@ -563,6 +640,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object per patient")
     p.add_argument("--force", action="store_true")
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("reconstruct", help="raw gated projections -> OSEM -> automatic short-axis study")
+    p.add_argument("projections", help="DICOM NM TOMO or GATED TOMO projections")
+    p.add_argument("--out", required=True, help="short-axis study: .npz, .nii.gz or .dcm")
+    p.add_argument("--qc", help="QC figure (PNG): transaxial views with the detected axis, SA, VLA and HLA")
+    _add_recon_options(p)
+    p.add_argument("--force", action="store_true")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_reconstruct)
 
     p = sub.add_parser("config", help="print the default study configuration, or check a file")
     p.add_argument("--defaults", action="store_true")
