@@ -128,7 +128,8 @@ def cmd_phase(args) -> int:
                "centre": tuple(args.centre) if args.centre else None, "apex_slice": args.apex, "base_slice": args.base}
     scanner = {"iterations": args.iterations, "subsets": args.subsets, "butterworth_order": args.butterworth_order,
                "butterworth_cutoff": None if args.no_filter else args.butterworth_cutoff, "collimator": args.collimator,
-               "lv_centre": args.lv_centre, "axis_angles": args.axis_angles}
+               "lv_centre": args.lv_centre, "axis_angles": args.axis_angles,
+               "attenuation_map": _read_mu_map(args.mu_map)}
     jobs = [(p, options, {**scanner, "transaxial": args.transaxial}) for p in studies]
     results = []
     with atomic_dir(args.out, args.force) as tmp, _progress(args.quiet) as progress:
@@ -476,6 +477,28 @@ def _write_short_axis(study, out: Path) -> None:
         write_spect(SimpleNamespace(counts=study.counts, spacing_mm=study.spacing_mm, study_id=study.study_id), out)
 
 
+def _read_mu_map(path: str | None):
+    """An attenuation map (1/cm) from npz (array ``mu``) or NIfTI; None when not given."""
+    if path is None:
+        return None
+    import numpy as np
+
+    p = Path(path)
+    if not p.is_file():
+        raise LvmdError(f"{p}: file not found")
+    try:
+        if p.name.lower().endswith(".npz"):
+            with np.load(p, allow_pickle=False) as z:
+                if "mu" not in z.files:
+                    raise LvmdError(f"{p}: missing array mu")
+                return z["mu"].astype(np.float32)
+        import nibabel as nib
+
+        return np.asarray(nib.load(str(p)).dataobj, dtype=np.float32)
+    except (OSError, ValueError) as exc:
+        raise LvmdError(f"{p}: not a readable attenuation map ({exc})") from None
+
+
 def cmd_reconstruct(args) -> int:
     import matplotlib.pyplot as plt
 
@@ -487,11 +510,12 @@ def cmd_reconstruct(args) -> int:
     for target in [out] + ([Path(args.qc)] if args.qc else []):
         if target.exists() and not args.force:
             raise LvmdError(f"{target}: exists (use --force to replace it)")
+    mu = _read_mu_map(args.mu_map)
     with _progress(args.quiet) as progress:
         task = progress.add_task("OSEM per gate", total=None)
         study = from_projections(args.projections, args.iterations, args.subsets, args.butterworth_order,
                                  None if args.no_filter else args.butterworth_cutoff, args.collimator,
-                                 args.lv_centre, args.axis_angles,
+                                 args.lv_centre, args.axis_angles, attenuation_map=mu,
                                  progress=lambda done, total: progress.update(task, completed=done, total=total))
     suffix = "".join(out.suffixes[-2:]) if out.name.lower().endswith(".nii.gz") else out.suffix
     with atomic_file(out) as tmp:
@@ -519,6 +543,8 @@ def _add_recon_options(p) -> None:
     p.add_argument("--butterworth-cutoff", type=float, default=0.3, help="post-filter cutoff, cycles/cm (paper: 0.3)")
     p.add_argument("--no-filter", action="store_true", help="skip the Butterworth post-filter")
     p.add_argument("--collimator", help="PyTomography collimator code (e.g. GI-LEHR) for resolution modelling")
+    p.add_argument("--mu-map", help="attenuation map on the reconstruction grid, 1/cm (.npz with array mu, or NIfTI) "
+                   "for attenuation correction")
     p.add_argument("--lv-centre", type=float, nargs=3, metavar=("X", "Y", "Z"),
                    help="manual LV centre in the transaxial volume (voxels)")
     p.add_argument("--axis-angles", type=float, nargs=2, metavar=("AZIMUTH", "ELEVATION"),

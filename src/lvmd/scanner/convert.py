@@ -47,11 +47,12 @@ def is_raw_projection_file(path: Path) -> bool:
 
 def from_projections(path: str | Path, iterations: int = 3, subsets: int = 10, butterworth_order: int = 10,
                      butterworth_cutoff: float | None = 0.3, collimator: str | None = None, lv_centre=None,
-                     axis_angles=None, progress: Callable[[int, int], None] | None = None) -> ScannerStudy:
+                     axis_angles=None, attenuation_map: np.ndarray | None = None,
+                     progress: Callable[[int, int], None] | None = None) -> ScannerStudy:
     """Raw (gated) projections -> OSEM per gate -> automatic short-axis reorientation."""
     projections = read_projections(path)
     volume = reconstruct(projections, iterations, subsets, butterworth_order, butterworth_cutoff, collimator,
-                         progress=progress)
+                         attenuation_map=attenuation_map, progress=progress)
     h = projections.voxel_mm
     sa, info = reorient_to_short_axis(volume, h, lv_centre, axis_angles)
     return ScannerStudy(sa, (h, h, h), projections.study_id, volume, info)
