@@ -143,26 +143,32 @@ def _dicom_frames(ds, path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return pixels, vectors[TIME_SLOT_VECTOR], slices
 
 
+def read_nm_dataset(path: Path):
+    """A DICOM dataset that must be nuclear medicine (Modality NM); one clear error otherwise."""
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
+    try:
+        ds = pydicom.dcmread(path)
+    except (InvalidDicomError, OSError, EOFError) as exc:
+        raise SpectError(f"{path}: not a readable DICOM file ({exc})") from None
+    if str(ds.get("Modality", "")).upper() != "NM":
+        raise SpectError(f"{path}: Modality {ds.get('Modality', '(missing)')} is not NM")
+    return ds
+
+
 def read_dicom(path: Path) -> GatedSpect:
     """Read DICOM NM gated tomography (``RECON GATED TOMO``): one multi-frame file or a folder of files.
 
     Frames are placed by their Time Slot Vector and Slice Vector entries as named by the Frame Increment Pointer.
     Only pixel data and geometry are read; no identifying attribute is kept.
     """
-    import pydicom
-    from pydicom.errors import InvalidDicomError
-
     files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
     if not files:
         raise SpectError(f"{path}: folder holds no DICOM files")
     frames, slots, slices, spacing = [], [], [], None
     for f in files:
-        try:
-            ds = pydicom.dcmread(f)
-        except (InvalidDicomError, OSError, EOFError) as exc:
-            raise SpectError(f"{f}: not a readable DICOM file ({exc})") from None
-        if str(ds.get("Modality", "")).upper() != "NM":
-            raise SpectError(f"{f}: Modality {ds.get('Modality', '(missing)')} is not NM")
+        ds = read_nm_dataset(f)
         pixels, t, s = _dicom_frames(ds, f)
         scale = float(ds.get("RescaleSlope", 1) or 1)
         frames.append(pixels.astype(np.float32) * scale)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import SpectError
-from ..io.spect import study_stem
+from ..io.spect import read_nm_dataset, study_stem
 
 
 def import_pytomography():
@@ -57,15 +57,7 @@ class Projections:
 
 def check_projection_file(path: Path):
     """Read the header and refuse what is not raw NM tomography with geometry; returns the dataset."""
-    import pydicom
-    from pydicom.errors import InvalidDicomError
-
-    try:
-        ds = pydicom.dcmread(path)
-    except (InvalidDicomError, OSError, EOFError) as exc:
-        raise SpectError(f"{path}: not a readable DICOM file ({exc})") from None
-    if str(ds.get("Modality", "")).upper() != "NM":
-        raise SpectError(f"{path}: Modality {ds.get('Modality', '(missing)')} is not NM")
+    ds = read_nm_dataset(path)
     image_type = [str(v).upper() for v in ds.get("ImageType", [])]
     if not any("TOMO" in v for v in image_type) or any("RECON" in v for v in image_type):
         raise SpectError(f"{path}: Image Type {'/'.join(image_type) or '(missing)'} is not raw tomographic projections "
