@@ -119,3 +119,14 @@ def test_simulate_bad_input(tmp_path, cli):
     assert res.returncode == 0 and (tmp_path / "full" / "truth.csv").exists()
     res = cli("simulate", "--n", "20", "--bogus", "--out", str(tmp_path / "y"))
     assert res.returncode == 2
+
+
+def test_with_spect_keeps_gated_studies(tmp_path):
+    from lvmd.io.spect import read_spect
+
+    cohort = simulate_cohort(10, seed=6, with_spect=True, workers=1)
+    cohort.write(tmp_path)
+    study = read_spect(tmp_path / "studies" / "P0001.npz")
+    assert study.gates == 8 and study.study_id == "P0001"
+    with pytest.raises(LvmdError, match="cannot be combined"):
+        simulate_cohort(10, maps_only=True, with_spect=True)
