@@ -50,6 +50,17 @@ def test_run_study_contents(study, small_cohort_dir):
     assert (inc["df"] >= 0).all() and inc["p"].dropna().between(0, 1).all()
     head = study.headline()
     assert head["response_definition"] == "esv15" and head["patients"] == len(study.data)
+    assert head["ae_latent_dim"] == 64 and head["pca_components"] == 64
+
+
+def test_small_cohort_caps_feature_count(tmp_path, cli):
+    from lvmd.simulate import simulate_cohort
+
+    simulate_cohort(40, seed=1, maps_only=True).write(tmp_path)
+    config = StudyConfig()
+    config.features.iterations = 10
+    result = run_study(load_cohort(tmp_path), config)
+    assert result.ae.features.shape[1] == len(result.data) - 1 == result.headline()["ae_latent_dim"]
 
 
 def test_analyze_outputs(small_cohort_dir, fast_config, tmp_path, cli):

@@ -51,14 +51,25 @@ class FittedPipeline:
         return self.logit.predict(self.design(data, phase_maps).to_numpy(float))
 
 
-def make_extractor(kind: str, config: StudyConfig, seed: int, iterations: int | None = None):
-    """An unfitted AE or PCA configured from the study configuration."""
+def feature_count(config: StudyConfig, kind: str, n_maps: int) -> int:
+    """Latent dimension (AE) or components (PCA) used for ``n_maps`` maps: the configured number, at most n - 1.
+
+    A cohort smaller than the paper's 64 features cannot support them; the cap is reported wherever it applies.
+    """
+    wanted = config.features.latent_dim if kind == "ae" else config.features.pca_components
+    return max(1, min(wanted, n_maps - 1))
+
+
+def make_extractor(kind: str, config: StudyConfig, seed: int, iterations: int | None = None,
+                   n_maps: int | None = None):
+    """An unfitted AE or PCA configured from the study configuration (feature count capped for ``n_maps`` maps)."""
     fc = config.features
+    count = feature_count(config, kind, n_maps) if n_maps is not None else None
     if kind == "ae":
-        return AutoencoderFeatures(preset=fc.preset, latent_dim=fc.latent_dim, hidden=tuple(fc.hidden),
+        return AutoencoderFeatures(preset=fc.preset, latent_dim=count or fc.latent_dim, hidden=tuple(fc.hidden),
                                    iterations=iterations or fc.iterations, learning_rate=fc.learning_rate,
                                    random_state=seed, device=fc.device)
-    return PCAFeatures(n_components=fc.pca_components, random_state=seed)
+    return PCAFeatures(n_components=count or fc.pca_components, random_state=seed)
 
 
 def select_clinical(data: pd.DataFrame, config: StudyConfig) -> list[str]:
@@ -98,7 +109,7 @@ def fit_pipeline(data: pd.DataFrame, phase_maps: np.ndarray, family: str, config
     if kind:
         extractor = (extractors or {}).get(kind)
         if extractor is None:
-            extractor = make_extractor(kind, config, config.features.seed).fit(phase_maps)
+            extractor = make_extractor(kind, config, config.features.seed, n_maps=len(phase_maps)).fit(phase_maps)
         features = extractor.transform(phase_maps)
         features.index = data.index
         image = select_image(data, features, config)

@@ -18,9 +18,9 @@ import pandas as pd
 from .cohort import Cohort, Exclusion
 from .config import StudyConfig
 from .errors import LvmdError
-from .features import AutoencoderFeatures, PCAFeatures
 from .io.polarmaps import PolarMaps
 from .phase.metrics import phase_metrics
+from .pipeline import make_extractor
 from .polar import disc_mask
 from .stats import (CorrelationResult, IncrementalResult, MultivariateResult, Table1Result, UnivariateResult,
                     collinear_split, correlation, delong_test, fit_logit, incremental, multivariate, roc_auc, table1,
@@ -119,6 +119,7 @@ class StudyResult:
         out = {"patients": int(len(self.data)), "responders": int(self.data[OUTCOME].sum()),
                "excluded": len(self.excluded), "response_definition": self.config.cohort.response,
                "significant_ae": self.ae.significant, "significant_pca": self.pca.significant,
+               "ae_latent_dim": int(self.ae.model.latent_dim), "pca_components": int(self.pca.model.n_components),
                "auc": {m: round(float(a), 3) for m, a in roc["auc"].items()}}
         out["lr_tests"] = [
             {"sequence": seq, "model": model, "lr": round(float(row["lr_statistic"]), 2), "df": int(row["df"]),
@@ -225,13 +226,11 @@ def run_study(cohort: Cohort, config: StudyConfig | None = None,
 
     fc = config.features
     stage("autoencoder")
-    ae = AutoencoderFeatures(preset=fc.preset, latent_dim=fc.latent_dim, hidden=tuple(fc.hidden),
-                             iterations=fc.iterations, learning_rate=fc.learning_rate, random_state=fc.seed,
-                             device=fc.device).fit(analysed.maps)
+    ae = make_extractor("ae", config, fc.seed, n_maps=len(data)).fit(analysed.maps)
     ae_features = ae.transform(analysed.maps)
     done("autoencoder")
     stage("pca")
-    pca = PCAFeatures(n_components=min(fc.pca_components, len(data) - 1), random_state=fc.seed).fit(analysed.maps)
+    pca = make_extractor("pca", config, fc.seed, n_maps=len(data)).fit(analysed.maps)
     pca_features = pca.transform(analysed.maps)
     done("pca")
 

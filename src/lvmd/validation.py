@@ -21,7 +21,7 @@ from .cohort import Cohort
 from .config import StudyConfig
 from .features import fit_seeds
 from .errors import LvmdError
-from .pipeline import FAMILIES, OUTCOME, fit_pipeline, make_extractor, select_clinical
+from .pipeline import FAMILIES, OUTCOME, feature_count, fit_pipeline, make_extractor, select_clinical
 from .stats import delong_test, roc_auc
 from .stats._result import Result
 
@@ -37,7 +37,7 @@ def _fit_families(data: pd.DataFrame, phase: np.ndarray, families: Sequence[str]
     extractors = {}
     for kind in ("ae", "pca"):
         if any(kind in f.split("+") for f in families):
-            extractors[kind] = make_extractor(kind, config, seed, ae_iterations).fit(phase)
+            extractors[kind] = make_extractor(kind, config, seed, ae_iterations, n_maps=len(phase)).fit(phase)
     return {f: fit_pipeline(data, phase, f, config, extractors, clinical) for f in families}
 
 
@@ -273,9 +273,6 @@ def validate(cohort: Cohort, config: StudyConfig | None = None, folds: int = 5, 
     if folds > smaller:
         raise LvmdError(f"--folds {folds} is more than the {smaller} patients of the smaller response class")
     train_size = len(y) - int(np.ceil(len(y) / folds))
-    if any("ae" in f.split("+") for f in families) and train_size < config.features.latent_dim:
-        raise LvmdError(f"training folds hold {train_size} patients, fewer than features.latent_dim = "
-                        f"{config.features.latent_dim}; use fewer folds or a smaller latent_dim")
     ae_iterations = FAST_AE_ITERATIONS if fast else config.features.iterations
     timings = {}
     say = progress or (lambda stage, done, total: None)
@@ -381,12 +378,13 @@ def validate(cohort: Cohort, config: StudyConfig | None = None, folds: int = 5, 
                 "responders": int(y.sum()), "excluded": [(e.patient_id, e.reason) for e in analysed.excluded],
                 "incomplete_cases_dropped": int((~complete).sum()),
                 "mean_ae_features_selected_per_fold": float(np.mean(n_selected)) if n_selected else 0.0,
+                "ae_latent_dim_in_folds": feature_count(config, "ae", train_size),
                 "response_definition": config.cohort.response}
     stability = None
     if stability_seeds and "clinical+psd+ae" in families:
         started = time.perf_counter()
         fc = config.features
-        stab = fit_seeds(phase, [seed + k for k in range(stability_seeds)], latent_dim=fc.latent_dim,
+        stab = fit_seeds(phase, [seed + k for k in range(stability_seeds)], latent_dim=feature_count(config, "ae", len(phase)),
                          hidden=tuple(fc.hidden), iterations=ae_iterations, learning_rate=fc.learning_rate,
                          device=fc.device)
         chosen = fitted["clinical+psd+ae"].image_features or list(stab.summary.index[:0])

@@ -108,7 +108,9 @@ def write_study(result, out: Path, inputs: list[Path]) -> dict:
         "Significant AE features (univariate p < "
         f"{cfg.stats.significance}): {', '.join(result.ae.significant) or 'none'}.",
         f"Significant PCA features: {', '.join(result.pca.significant) or 'none'}.",
-    ] + [f"AUC {m}: {a:.3f}" for m, a in head["auc"].items()]
+    ] + ([f"Autoencoder latent dimension {head['ae_latent_dim']} and PCA components {head['pca_components']}: the "
+          f"configured {cfg.features.latent_dim} / {cfg.features.pca_components} capped at patients - 1 for this "
+          "small cohort."] if head["ae_latent_dim"] < cfg.features.latent_dim else []) + [f"AUC {m}: {a:.3f}" for m, a in head["auc"].items()]
     exclusions = bullet_list([f"{e.patient_id}: {e.reason}" for e in result.excluded]) if result.excluded else paragraph("None.")
     ver = versions()
     sections = [

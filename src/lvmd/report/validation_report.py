@@ -83,6 +83,7 @@ def write_validation(result, out: Path, source: str) -> None:
                                   f"response definition {s['response_definition']}",
                                   f"{s['folds']}-fold stratified cross-validation x {s['repeats']} repeats; "
                                   f"{s['bootstrap']} bootstrap resamples (Harrell's optimism correction)",
+                                  f"autoencoder latent dimension in the folds: {s['ae_latent_dim_in_folds']}",
                                   "autoencoder iterations per fit: " + str(s["ae_iterations"])
                                   + (" (--fast: fewer than the paper's 1000)" if s["fast"] else ""),
                                   f"executor: {s['scheduler']}; seed {s['seed']}"])),
