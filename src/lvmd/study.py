@@ -141,12 +141,15 @@ def _roc_model(df: pd.DataFrame, variables: list[str], firth: bool):
 
 
 def _feature_analysis(name: str, model, features: pd.DataFrame, data: pd.DataFrame, base_clinical: list[str],
-                      config: StudyConfig) -> FeatureAnalysis:
+                      config: StudyConfig, screening: UnivariateResult | None = None) -> FeatureAnalysis:
     cfg = config.stats
     df = data.join(features)
     names = list(features.columns)
     corr = correlation(df, names, [c for c in cfg.conventional if c in df.columns])
-    uni = univariate(df, OUTCOME, names, firth=cfg.firth)
+    if screening is not None:  # the features were already screened with the clinical variables: reuse it
+        uni = UnivariateResult(screening.summary.loc[names], OUTCOME, screening.per_sd)
+    else:
+        uni = univariate(df, OUTCOME, names, firth=cfg.firth)
     significant = [v for v in uni.summary.sort_values("p").index if uni.summary.loc[v, "p"] < cfg.significance]
     groups = collinear_split(df, significant[:cfg.max_image_features], cfg.collinearity_r) if significant else []
     rows, sequences, curves = [], [], {}
@@ -247,7 +250,7 @@ def run_study(cohort: Cohort, config: StudyConfig | None = None,
     done("univariate and multivariate")
 
     stage("roc and incremental value")
-    ae_analysis = _feature_analysis("AE", ae, ae_features, data, clinical_selected, config)
+    ae_analysis = _feature_analysis("AE", ae, ae_features, data, clinical_selected, config, screening=uni)
     pca_analysis = _feature_analysis("PCA", pca, pca_features, data, clinical_selected, config)
     done("roc and incremental value")
     return StudyResult(config, data, analysed.excluded, t1, uni, multi, ae_analysis, pca_analysis, clinical_selected,
