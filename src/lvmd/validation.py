@@ -42,13 +42,17 @@ def _fit_families(data: pd.DataFrame, phase: np.ndarray, families: Sequence[str]
 
 
 def _single_thread(fn):
+    """Run a task with one torch thread and one BLAS/OpenMP thread, so that results do not depend on the executor
+    and parallel workers do not oversubscribe the cores."""
     def wrapped(payload):
         import torch
+        from threadpoolctl import threadpool_limits
 
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
-            return fn(payload)
+            with threadpool_limits(limits=1):
+                return fn(payload)
         finally:
             torch.set_num_threads(threads)
 
