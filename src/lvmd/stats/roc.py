@@ -259,7 +259,3 @@ def delong_test(y, score1, score2, paired: bool = True, y2=None, direction: str 
     return DelongTest(r1.auc, r2.auc, float(d), float(2 * stats.t.sf(abs(d), df)), (np.nan, np.nan), False, 0.0,
                       float(df))
 
-
-def delong_covariance(y, score1, score2, direction: str = "auto") -> float:
-    """DeLong covariance of two AUCs measured on the same patients."""
-    return delong_test(y, score1, score2, paired=True, direction=direction).covariance
