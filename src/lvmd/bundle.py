@@ -23,6 +23,7 @@ from .cohort import Cohort
 from .config import StudyConfig
 from .errors import ModelError
 from .features import AutoencoderFeatures, PCAFeatures
+from .phase.metrics import fill_psd_pbw
 from .pipeline import OUTCOME, FittedPipeline, fit_pipeline
 from .stats import roc_auc
 from .stats.logistic import LogitFit
@@ -62,11 +63,7 @@ class ModelBundle:
             raise ModelError(f"{cohort.source}: the cohort has no phase polar maps")
         data = analysed.table.copy()
         data[OUTCOME] = analysed.response(config.cohort.response).to_numpy()
-        from .study import maps_metrics
-
-        measured = maps_metrics(analysed.maps.phase).set_index(data.index)
-        for col in ("psd_deg", "pbw_deg"):
-            data[col] = data[col].fillna(measured[col]) if col in data.columns else measured[col]
+        data = fill_psd_pbw(data, analysed.maps.phase)
         pipeline = fit_pipeline(data, analysed.maps.phase, family, config)
         design = pipeline.design(data, analysed.maps.phase)
         complete = design.notna().all(axis=1)
@@ -177,11 +174,7 @@ class ModelBundle:
             phase_maps = np.asarray(phase_maps, dtype=float)
             if phase_maps.ndim != 3 or phase_maps.shape[1:] != (64, 64) or len(phase_maps) != len(data):
                 raise ModelError(f"maps of shape {phase_maps.shape} do not match {len(data)} patients x 64 x 64")
-            from .study import maps_metrics
-
-            measured = maps_metrics(phase_maps).set_index(data.index)
-            for col in ("psd_deg", "pbw_deg"):
-                data[col] = data[col].fillna(measured[col]) if col in data.columns else measured[col]
+            data = fill_psd_pbw(data, phase_maps)
         for v in self.pipeline.variables:
             if v in self.pipeline.image_features:
                 continue

@@ -19,9 +19,8 @@ from .cohort import Cohort, Exclusion
 from .config import StudyConfig
 from .errors import LvmdError
 from .io.polarmaps import PolarMaps
-from .phase.metrics import phase_metrics
+from .phase.metrics import fill_psd_pbw
 from .pipeline import make_extractor
-from .polar import disc_mask
 from .stats import (CorrelationResult, IncrementalResult, MultivariateResult, Table1Result, UnivariateResult,
                     collinear_split, correlation, delong_test, fit_logit, incremental, multivariate, roc_auc, table1,
                     univariate)
@@ -128,12 +127,6 @@ class StudyResult:
         return out
 
 
-def maps_metrics(phase: np.ndarray) -> pd.DataFrame:
-    """PSD and PBW of each phase map's disc pixels (used when clinical.csv lacks them)."""
-    rows = [phase_metrics(m[disc_mask()][np.isfinite(m[disc_mask()])]) for m in phase]
-    return pd.DataFrame({"psd_deg": [r["psd_deg"] for r in rows], "pbw_deg": [r["pbw_deg"] for r in rows]})
-
-
 def _roc_model(df: pd.DataFrame, variables: list[str], firth: bool):
     fit = fit_logit(df, OUTCOME, variables, firth=firth)
     score = fit.linear_predictor(df[variables].to_numpy(float))
@@ -213,12 +206,7 @@ def run_study(cohort: Cohort, config: StudyConfig | None = None,
     data[OUTCOME] = analysed.response(config.cohort.response)
     if data[OUTCOME].nunique() < 2:
         raise LvmdError(f"{cohort.source}: after exclusions all patients have the same response; nothing to compare")
-    measured = maps_metrics(analysed.maps.phase).set_index(data.index)
-    for col in ("psd_deg", "pbw_deg"):
-        if col not in data.columns:
-            data[col] = measured[col]
-        else:
-            data[col] = data[col].fillna(measured[col])
+    data = fill_psd_pbw(data, analysed.maps.phase)
     done("exclusions")
 
     stage("table 1")

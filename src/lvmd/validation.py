@@ -21,6 +21,7 @@ from .cohort import Cohort
 from .config import StudyConfig
 from .features import fit_seeds
 from .errors import LvmdError
+from .phase.metrics import fill_psd_pbw
 from .pipeline import FAMILIES, OUTCOME, feature_count, fit_pipeline, make_extractor, select_clinical
 from .stats import delong_test, roc_auc
 from .stats._result import Result
@@ -260,12 +261,7 @@ def validate(cohort: Cohort, config: StudyConfig | None = None, folds: int = 5, 
         raise LvmdError(f"{cohort.source}: the cohort has no phase polar maps")
     data = analysed.table.copy()
     data[OUTCOME] = analysed.response(config.cohort.response).to_numpy()
-    for col in ("psd_deg", "pbw_deg"):
-        if col not in data.columns or data[col].isna().any():
-            from .study import maps_metrics
-
-            measured = maps_metrics(analysed.maps.phase).set_index(data.index)
-            data[col] = data[col].fillna(measured[col]) if col in data.columns else measured[col]
+    data = fill_psd_pbw(data, analysed.maps.phase)
     needed = [c for c in config.stats.clinical if c in data.columns] + ["psd_deg", "pbw_deg", OUTCOME]
     complete = data[needed].notna().all(axis=1).to_numpy()
     data = data[complete]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..polar import N_SEGMENTS, SEGMENT_NAMES, segment_of
+from ..polar import N_SEGMENTS, SEGMENT_NAMES, disc_mask, segment_of
 
 VIABLE_PERFUSION_PCT = 50.0
 
@@ -90,3 +90,21 @@ def latest_viable_segment(segments: pd.DataFrame, viable_pct: float = VIABLE_PER
     if viable.empty:
         return None
     return int(viable["phase_from_onset_deg"].idxmax())
+
+
+def maps_psd_pbw(phase: np.ndarray) -> pd.DataFrame:
+    """PSD and PBW of each phase polar map's disc pixels."""
+    inside = disc_mask()
+    rows = [phase_metrics(m[inside][np.isfinite(m[inside])]) for m in phase]
+    return pd.DataFrame({"psd_deg": [r["psd_deg"] for r in rows], "pbw_deg": [r["pbw_deg"] for r in rows]})
+
+
+def fill_psd_pbw(table: pd.DataFrame, phase: np.ndarray) -> pd.DataFrame:
+    """A copy of ``table`` whose missing (or absent) ``psd_deg`` / ``pbw_deg`` are measured on the phase maps."""
+    out = table.copy()
+    if all(c in out.columns and out[c].notna().all() for c in ("psd_deg", "pbw_deg")):
+        return out
+    measured = maps_psd_pbw(phase).set_index(out.index)
+    for col in ("psd_deg", "pbw_deg"):
+        out[col] = out[col].fillna(measured[col]) if col in out.columns else measured[col]
+    return out
