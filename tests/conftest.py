@@ -10,7 +10,7 @@ import pytest
 
 from lvmd.simulate import simulate_cohort
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+DATA = Path(__file__).resolve().parent / "data"  # test data kept in the repository (see data/README.md)
 
 
 @pytest.fixture(scope="session")

@@ -145,10 +145,10 @@ def test_no_lv_found():
 
 
 def test_ungated_dicom_refused(tmp_path):
-    from .conftest import SHARED
+    from .conftest import DATA
 
     with pytest.raises(SpectError, match="not gated"):
-        read_spect(SHARED / "realdata" / "nm_recon_tomo_hla_13slices.dcm")
+        read_spect(DATA / "nm_recon_tomo_hla_13slices.dcm")
 
 
 def test_phase_cli_batch_with_failure(tmp_path, cli):

@@ -1,4 +1,4 @@
-"""DeLong ROC analysis against R's pROC on the aSAH data (../shared/validation)."""
+"""DeLong ROC analysis against R's pROC on the aSAH data (tests/data)."""
 
 import json
 
@@ -10,15 +10,15 @@ from sklearn.metrics import roc_auc_score
 from lvmd.errors import StatsError
 from lvmd.stats import delong_test, roc_auc
 
-from .conftest import SHARED
+from .conftest import DATA
 
 TOL = 1e-9
 
 
 @pytest.fixture(scope="module")
 def asah():
-    data = pd.read_csv(SHARED / "validation" / "asah.csv")
-    ref = json.loads((SHARED / "validation" / "asah-proc-reference.json").read_text())
+    data = pd.read_csv(DATA / "asah.csv")
+    ref = json.loads((DATA / "asah-proc-reference.json").read_text())
     return data, (data["outcome"] == "Poor").astype(int).to_numpy(), ref
 
 

@@ -12,9 +12,9 @@ from lvmd.scanner import (Projections, embed_short_axis, forward_project, from_p
                           read_projections, reorient_to_short_axis, write_projections)
 from lvmd.scanner.reorient import axis_from_angles
 
-from .conftest import SHARED
+from .conftest import DATA
 
-REAL = SHARED / "realdata" / "nm_tomo_projections_30views.dcm"
+REAL = DATA / "nm_tomo_projections_30views.dcm"
 
 
 def _angle(u, v):
@@ -117,7 +117,7 @@ def _edited(tmp_path, name, edit):
 
 
 def test_bad_projection_files(tmp_path, cli):
-    hla = SHARED / "realdata" / "nm_recon_tomo_hla_13slices.dcm"
+    hla = DATA / "nm_recon_tomo_hla_13slices.dcm"
     with pytest.raises(SpectError, match="is not raw tomographic projections"):
         read_projections(hla)
     with pytest.raises(SpectError, match="Modality CT is not NM"):
