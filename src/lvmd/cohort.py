@@ -157,6 +157,8 @@ def load_cohort(path: str | Path) -> Cohort:
         folder, clinical = path.parent, path
     elif path.is_dir():
         folder, clinical = path, path / "clinical.csv"
+    elif path.exists():
+        raise CohortError(f"{path}: not a cohort folder (give the folder that holds clinical.csv, or clinical.csv)")
     else:
         raise CohortError(f"{path}: cohort folder not found")
     table = read_clinical(clinical)
