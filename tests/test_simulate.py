@@ -1,6 +1,7 @@
 """Synthetic cohort: Table 1 fidelity, determinism, the planted mechanism and the null switch."""
 
 import hashlib
+import re
 
 import numpy as np
 import pandas as pd
@@ -130,3 +131,14 @@ def test_with_spect_keeps_gated_studies(tmp_path):
     assert study.gates == 8 and study.study_id == "P0001"
     with pytest.raises(LvmdError, match="cannot be combined"):
         simulate_cohort(10, maps_only=True, with_spect=True)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--seed", "-1"], r"error: --seed = -1: must be in \[0, 4294967295\]"),
+    (["--n", "5"], r"error: --n = 5: must be in \[10, 100000\]"),
+])
+def test_simulate_bad_numbers_are_one_error_line(tmp_path, cli, args, message):
+    """Issue 16: `simulate --seed -1` ended in numpy's traceback."""
+    res = cli("simulate", "--maps-only", "--out", str(tmp_path / "c"), *args)
+    assert res.returncode == 2 and re.fullmatch(message + "\n", res.stderr), res.stderr
+    assert not (tmp_path / "c").exists() and list(tmp_path.iterdir()) == []

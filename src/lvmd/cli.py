@@ -19,13 +19,15 @@ from .errors import LvmdError
 
 
 def _progress(quiet: bool):
-    """A rich progress bar (or a silent stand-in with the same small interface); descriptions are never markup."""
+    """A rich progress bar on a terminal (elsewhere, or with ``quiet``, a silent stand-in with the same interface,
+    so that a redirected stderr holds only messages); descriptions are never markup."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    if quiet:
+    console = _console(stderr=True)
+    if quiet or not console.is_terminal:
         return Progress(disable=True)
     return Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), transient=False, console=_console(stderr=True))
+                    TimeElapsedColumn(), transient=False, console=console)
 
 
 def _console(stderr: bool = False):
