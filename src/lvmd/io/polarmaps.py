@@ -52,6 +52,9 @@ class PolarMaps:
     def subset(self, ids) -> "PolarMaps":
         """Maps of the given patients, in that order."""
         position = {pid: i for i, pid in enumerate(self.patient_id)}
+        unknown = [p for p in ids if p not in position]
+        if unknown:
+            raise CohortError(f"polar maps: no maps for patient_id {', '.join(map(str, unknown[:8]))}")
         idx = np.array([position[p] for p in ids], dtype=int)
         pick = lambda a: None if a is None else a[idx]  # noqa: E731
         return PolarMaps(self.patient_id[idx], self.phase[idx], pick(self.perfusion), pick(self.thickening))
