@@ -21,6 +21,7 @@ import contextlib
 import datetime
 import errno
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -29,7 +30,7 @@ import signal
 import tempfile
 import threading
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from .errors import LvmdError
 
@@ -112,6 +113,20 @@ def is_lvmd_output(folder: Path) -> bool:
         return False
 
 
+def _os_errors_in_one_line(check):
+    """Run ``check(out, ...)`` on the absolute path, turning any OSError into one :class:`OutputError` line."""
+    @functools.wraps(check)
+    def checked(out, *args, **kwargs):
+        out = Path(os.path.abspath(out))
+        try:
+            return check(out, *args, **kwargs)
+        except OSError as exc:
+            raise _oserror(out, exc) from None
+
+    return checked
+
+
+@_os_errors_in_one_line
 def check_output_dir(out: str | os.PathLike, force: bool, inputs: Iterable[str | os.PathLike] = ()) -> None:
     """Refuse an output folder that cannot or must not be written; call it before the work, to fail early.
 
@@ -119,14 +134,6 @@ def check_output_dir(out: str | os.PathLike, force: bool, inputs: Iterable[str |
     lvmd marker; the working folder or an ancestor of it; a folder that is or holds one of ``inputs``; a parent that
     is a file; a name longer than the file system allows.
     """
-    out = Path(os.path.abspath(out))
-    try:
-        _check_dir(out, force, inputs)
-    except OSError as exc:
-        raise _oserror(out, exc) from None
-
-
-def _check_dir(out: Path, force: bool, inputs) -> None:
     _protect(out, inputs, "--out")
     _check_parent(out)
     if out.is_symlink():
@@ -149,16 +156,9 @@ def _check_dir(out: Path, force: bool, inputs) -> None:
                           "own output folders: remove it yourself or choose another --out")
 
 
+@_os_errors_in_one_line
 def check_output_file(out: str | os.PathLike, force: bool, inputs: Iterable[str | os.PathLike] = ()) -> None:
     """Refuse an output file that cannot or must not be written (an existing file needs ``force``; never an input)."""
-    out = Path(os.path.abspath(out))
-    try:
-        _check_file(out, force, inputs)
-    except OSError as exc:
-        raise _oserror(out, exc) from None
-
-
-def _check_file(out: Path, force: bool, inputs) -> None:
     _check_parent(out)
     for item in inputs:
         if _real(out) == _real(item) or out == Path(os.path.abspath(item)):
@@ -342,6 +342,35 @@ def _commit_file(tmp: Path, out: Path, force: bool) -> None:
 
 
 @contextlib.contextmanager
+def _staged(out: Path, make: Callable[[], Path], commit: Callable[[Path], None],
+            discard: Callable[[Path], None]) -> Iterator[Path]:
+    """What every output shares: create missing parents, lock, let signals raise, yield a temporary made by
+    ``make``, ``commit`` it with signals held back, and on any failure ``discard`` it and the parents created."""
+    created = _make_parents(out)
+    committed = False
+    try:
+        with _lock(out), signals_raise():
+            try:
+                tmp = make()
+            except OSError as exc:
+                raise _oserror(out, exc) from None
+            try:
+                yield tmp
+                with _signals_deferred():
+                    try:
+                        commit(tmp)
+                    except OSError as exc:
+                        raise _oserror(out, exc) from None
+                    committed = True
+            finally:
+                if not committed:
+                    discard(tmp)
+    finally:
+        if not committed:
+            _remove_created(created)
+
+
+@contextlib.contextmanager
 def atomic_dir(out: str | os.PathLike, force: bool = False, inputs: Iterable[str | os.PathLike] = ()) -> Iterator[Path]:
     """Yield a temporary folder beside ``out``; on success it replaces ``out``, on any failure it is removed.
 
@@ -366,29 +395,15 @@ def atomic_dir(out: str | os.PathLike, force: bool = False, inputs: Iterable[str
     out = Path(os.path.abspath(out))
     inputs = list(inputs)
     check_output_dir(out, force, inputs)
-    created = _make_parents(out)
-    committed = False
-    try:
-        with _lock(out), signals_raise():
-            try:
-                tmp = Path(tempfile.mkdtemp(prefix=_hidden_name(out, ""), suffix=".tmp", dir=out.parent))
-            except OSError as exc:
-                raise _oserror(out, exc) from None
-            try:
-                _write_marker(tmp)
-                yield tmp
-                with _signals_deferred():
-                    try:
-                        _commit_dir(tmp, out, force, inputs)
-                    except OSError as exc:
-                        raise _oserror(out, exc) from None
-                    committed = True
-            finally:
-                if not committed:
-                    shutil.rmtree(tmp, ignore_errors=True)
-    finally:
-        if not committed:
-            _remove_created(created)
+
+    def make() -> Path:
+        tmp = Path(tempfile.mkdtemp(prefix=_hidden_name(out, ""), suffix=".tmp", dir=out.parent))
+        _write_marker(tmp)
+        return tmp
+
+    with _staged(out, make, lambda tmp: _commit_dir(tmp, out, force, inputs),
+                 lambda tmp: shutil.rmtree(tmp, ignore_errors=True)) as tmp:
+        yield tmp
 
 
 @contextlib.contextmanager
@@ -402,29 +417,16 @@ def atomic_file(out: str | os.PathLike, force: bool = True, inputs: Iterable[str
     out = Path(os.path.abspath(out))
     inputs = list(inputs)
     check_output_file(out, force, inputs)
-    created = _make_parents(out)
-    committed = False
-    try:
-        with _lock(out), signals_raise():
-            try:
-                fd, name = tempfile.mkstemp(prefix=_hidden_name(out, ""), suffix=".tmp" + "".join(out.suffixes),
-                                            dir=out.parent)
-            except OSError as exc:
-                raise _oserror(out, exc) from None
-            os.close(fd)
-            tmp = Path(name)
-            try:
-                yield tmp
-                with _signals_deferred():
-                    check_output_file(out, True, inputs)  # still writable; an ``out`` that appeared: see below
-                    try:
-                        _commit_file(tmp, out, force)
-                    except OSError as exc:
-                        raise _oserror(out, exc) from None
-                    committed = True
-            finally:
-                if not committed:
-                    tmp.unlink(missing_ok=True)
-    finally:
-        if not committed:
-            _remove_created(created)
+
+    def make() -> Path:
+        fd, name = tempfile.mkstemp(prefix=_hidden_name(out, ""), suffix=".tmp" + "".join(out.suffixes),
+                                    dir=out.parent)
+        os.close(fd)
+        return Path(name)
+
+    def commit(tmp: Path) -> None:
+        check_output_file(out, True, inputs)  # still writable; an ``out`` that appeared meanwhile: _commit_file
+        _commit_file(tmp, out, force)
+
+    with _staged(out, make, commit, lambda tmp: tmp.unlink(missing_ok=True)) as tmp:
+        yield tmp
