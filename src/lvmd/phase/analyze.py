@@ -1,20 +1,25 @@
-"""One gated study end to end: locate the LV, sample the wall, Fourier phase, polar maps, metrics, segments."""
+"""One gated study end to end: locate the beating LV, mask extracardiac activity, find the valve plane, sample the
+wall, Fourier phase, polar maps, metrics, segments, quality control."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from ..io.spect import GatedSpect
+from .base import apex_position, drop_antiphase_rows, find_base
+from .geometry import LvGeometry, locate_lv
 from .harmonic import harmonic_phase
-from .locate import LvGeometry, locate_lv
 from .metrics import latest_viable_segment, phase_metrics, segment_summary
 from .polarmap import samples_to_bullseye
+from .qc import clipping, gating_consistency, quality_warnings
 from .sample import WallSamples, sample_wall
 
 METRIC_KEYS = ("psd_deg", "pbw_deg", "peak_phase_deg", "mean_phase_deg", "entropy_pct", "skewness", "kurtosis")
+QC_SUMMARY_KEYS = ("localisation_confidence", "localisation_method", "extracardiac_ratio", "clipping",
+                   "gating_consistency", "lv_counts_cv", "base_slice", "base_sensitivity_deg")
 
 
 @dataclass
@@ -36,6 +41,10 @@ class PhaseResult:
     samples : pandas.DataFrame
         The unwrapped samples: rho, theta, phase_deg, perfusion_pct, thickening_pct, amplitude.
     geometry : LvGeometry
+    qc : dict
+        Quality control (see :mod:`lvmd.phase.qc`), including ``warnings``.
+    sampling : WallSamples
+        Where the wall was sampled (for the QC figure).
     """
 
     study_id: str
@@ -49,10 +58,18 @@ class PhaseResult:
     thickening_map: np.ndarray
     samples: pd.DataFrame
     geometry: LvGeometry
+    qc: dict = field(default_factory=dict)
+    sampling: WallSamples | None = None
+
+    @property
+    def warnings(self) -> list[str]:
+        """The QC warnings (human-readable lines)."""
+        return list(self.qc.get("warnings", []))
 
     def to_dict(self) -> dict:
-        """JSON-ready summary: id, gates, the metric keys, latest_segment, segments, geometry."""
+        """JSON-ready summary: id, gates, the metric keys, latest_segment, segments, geometry, qc."""
         seg = self.segments.reset_index()
+        g = self.geometry
         return {
             "id": self.study_id,
             "gates": self.gates,
@@ -61,17 +78,23 @@ class PhaseResult:
             "histogram": self.metrics["histogram"],
             "n_samples": self.metrics["n_samples"],
             "latest_segment": self.latest_segment,
+            "base_sensitivity_deg": self.qc.get("base_sensitivity_deg"),
             "segments": [{k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in row.items()}
                          for row in seg.to_dict(orient="records")],
-            "lv": {"apex_slice": self.geometry.apex_slice, "first_ring_slice": self.geometry.ring_slice,
-                   "base_slice": self.geometry.base_slice, "radius_vox": round(self.geometry.radius_vox, 3),
-                   "centre_rowcol": [round(float(v), 2) for v in self.geometry.centres[self.geometry.ring_slice]]},
+            "lv": {"apex_slice": g.apex_slice, "first_ring_slice": g.ring_slice, "base_slice": g.base_slice,
+                   "radius_vox": round(g.radius_vox, 3),
+                   "centre_rowcol": [round(float(v), 2) for v in g.centres[g.ring_slice]]},
+            "qc": self.qc,
         }
+
+
+def _phases(curves: np.ndarray, harmonics: int) -> dict:
+    return harmonic_phase(curves, harmonics)
 
 
 def analyze_study(study: GatedSpect, harmonics: int = 1, n_angles: int = 40, bin_width: float = 6.0,
                   centre: tuple[float, float] | None = None, apex_slice: int | None = None,
-                  base_slice: int | None = None) -> PhaseResult:
+                  base_slice: int | None = None, mask_radius_mm: float | None = None) -> PhaseResult:
     """Phase analysis of a gated short-axis study.
 
     Parameters
@@ -83,8 +106,9 @@ def analyze_study(study: GatedSpect, harmonics: int = 1, n_angles: int = 40, bin
         Rays per slice.
     bin_width : float
         Histogram bin width, degrees.
-    centre, apex_slice, base_slice : optional
-        Manual overrides of the LV localisation.
+    centre, apex_slice, base_slice, mask_radius_mm : optional
+        Operator overrides: LV axis (row, col), apex and base slices (0-based), and a radius (mm) around the LV
+        axis outside which activity is ignored. They always win: automatic scores only add warnings.
 
     Examples
     --------
@@ -93,16 +117,44 @@ def analyze_study(study: GatedSpect, harmonics: int = 1, n_angles: int = 40, bin
     >>> 30 < result.metrics["psd_deg"] < 40
     True
     """
-    geometry = locate_lv(study.summed(), study.spacing_mm, centre, apex_slice, base_slice, study.study_id)
-    samples: WallSamples = sample_wall(study.counts, geometry, study.spacing_mm, n_angles=n_angles)
-    fourier = harmonic_phase(samples.curves, harmonics)
-    summed = samples.curves.sum(axis=1)
-    perfusion = 100.0 * summed / summed.max()
-    phase = fourier["phase"]
-    thickening = fourier["thickening_pct"]
+    counts = study.counts
+    geometry = locate_lv(counts, study.spacing_mm, centre, apex_slice, base_slice, study.study_id, mask_radius_mm)
+    summed = study.summed()
+    apex = float(apex_slice) + 1.0 if apex_slice is not None else apex_position(summed, geometry)
+    apex = min(apex, geometry.ring_slice)
+    base = find_base(counts, geometry, study.spacing_mm, apex, base_slice)
+    geometry.base_slice = base.base_slice
+    warnings = list(geometry.localisation.warnings) + list(base.warnings)
+    Z = counts.shape[1]
+    last = min(base.base_slice + 1, Z - 1)
+    sampled = sample_wall(counts, geometry, study.spacing_mm, base.frame, last_slice=last, n_angles=n_angles)
+    fourier = _phases(sampled.curves, harmonics)
+    rows = len(sampled.grid_rho)
+    top_row = rows - 1 - (last - base.base_slice)  # the grid row of the base slice
+    if base_slice is None:
+        drop = drop_antiphase_rows(sampled.rows(np.arange(rows) <= top_row), fourier["phase"][: (top_row + 1) * n_angles],
+                                   fourier["amplitude"][: (top_row + 1) * n_angles])
+        if drop and top_row - drop >= 2:
+            warnings.append(f"{drop} basal slice(s) beating in anti-phase to the LV (valve plane or atria) were not "
+                            "sampled as wall")
+            top_row -= drop
+            geometry.base_slice -= drop
+            sampled = _rebased(sampled, base.frame, geometry.base_slice + 1.0)
+    keep = np.arange(rows) <= top_row
+    samples = sampled.rows(keep)
+    per_sample = np.repeat(keep, n_angles)
+    phase = fourier["phase"][per_sample]
+    thickening = fourier["thickening_pct"][per_sample]
+    amplitude = fourier["amplitude"][per_sample]
     metrics = phase_metrics(phase, bin_width)
+    sensitivity = _base_sensitivity(fourier["phase"], rows, top_row, n_angles, metrics["psd_deg"], bin_width)
+    summed_counts = samples.curves.sum(axis=1)
+    reference = _perfusion_reference(summed_counts, samples.summed, geometry.level)
+    perfusion = np.minimum(100.0 * summed_counts / reference, 100.0)
     segments = segment_summary(samples.rho, samples.theta, phase, perfusion, thickening)
     grid = (samples.grid_rho, samples.n_angles)
+    qc = _quality(study, geometry, samples, base, sensitivity)
+    qc["warnings"] = warnings + quality_warnings(qc)
     return PhaseResult(
         study_id=study.study_id,
         gates=study.gates,
@@ -114,7 +166,69 @@ def analyze_study(study: GatedSpect, harmonics: int = 1, n_angles: int = 40, bin
         perfusion_map=samples_to_bullseye(perfusion, *grid),
         thickening_map=samples_to_bullseye(thickening, *grid),
         samples=pd.DataFrame({"rho": samples.rho, "theta_deg": samples.theta, "phase_deg": phase,
-                              "perfusion_pct": perfusion, "thickening_pct": thickening,
-                              "amplitude": fourier["amplitude"]}),
+                              "perfusion_pct": perfusion, "thickening_pct": thickening, "amplitude": amplitude}),
         geometry=geometry,
+        qc=qc,
+        sampling=samples,
     )
+
+
+def _rebased(samples: WallSamples, frame, new_base: float) -> WallSamples:
+    """The samples with rho re-mapped so that ``new_base`` (slice units) is rho = 1."""
+    z = frame.apex + samples.grid_rho * (frame.base - frame.apex)
+    frame.base = new_base
+    grid_rho = frame.rho(z)
+    return WallSamples(samples.curves, np.repeat(grid_rho, samples.n_angles), samples.theta, grid_rho,
+                       samples.n_angles, samples.row_slice, samples.positions_mm, samples.summed)
+
+
+def _base_sensitivity(phase: np.ndarray, rows: int, top_row: int, n_angles: int, psd: float, bin_width: float) -> float:
+    """Largest PSD change when the base moves one slice towards the apex or away from it."""
+    changes = []
+    for row in (top_row - 1, top_row + 1):
+        if 2 <= row < rows:
+            changes.append(abs(phase_metrics(phase[: (row + 1) * n_angles], bin_width)["psd_deg"] - psd))
+    return float(max(changes)) if changes else 0.0
+
+
+def _perfusion_reference(summed_counts: np.ndarray, wall_counts: np.ndarray, level: float) -> float:
+    """Perfusion 100 %: the brightest sample that is not lit by extracardiac spill (wall count <= 1.3 x LV level)."""
+    clean = wall_counts <= 1.3 * level if level > 0 else np.ones(len(wall_counts), bool)
+    pool = summed_counts[clean] if clean.any() else summed_counts
+    return float(max(pool.max(), 1e-12))
+
+
+def _quality(study: GatedSpect, geometry: LvGeometry, samples: WallSamples, base, sensitivity: float) -> dict:
+    """The QC block of a result (see :mod:`lvmd.phase.qc`), warnings excluded."""
+    counts = study.counts
+    T, Z, Y, X = counts.shape
+    pix = (study.spacing_mm[1] + study.spacing_mm[2]) / 2.0
+    yy, xx = np.ogrid[0:Y, 0:X]
+    region = np.zeros((Z, Y, X), bool)
+    reach = 1.6 * geometry.radius_vox + 4.0 / pix
+    for z in range(max(geometry.apex_slice - 1, 0), min(geometry.base_slice + 2, Z)):
+        c = geometry.centres[z]
+        region[z] = (yy - c[0]) ** 2 + (xx - c[1]) ** 2 <= reach**2
+    lv_counts = counts[:, region].sum(axis=1)
+    clipped, detail = clipping(counts, region)
+    sa = ~np.isnan(samples.row_slice)
+    wall_curve = samples.curves.reshape(len(samples.grid_rho), samples.n_angles, T)[sa].mean(axis=(0, 1))
+    loc = geometry.localisation
+    return {
+        "localisation_confidence": round(float(loc.confidence), 4),
+        "localisation_method": loc.method,
+        "localisation_score": round(float(loc.score), 4),
+        "beating_snr": None if loc.beating_snr is None else round(float(loc.beating_snr), 3),
+        "extracardiac_ratio": round(float(geometry.extracardiac_ratio), 4),
+        "extracardiac_masked_voxels": int(geometry.extracardiac.sum()) if geometry.extracardiac is not None else 0,
+        "lv_counts_per_gate": [round(float(v), 3) for v in lv_counts],
+        "lv_counts_cv": round(float(lv_counts.std() / max(lv_counts.mean(), 1e-12)), 5),
+        "clipping": clipped,
+        "clipping_detail": detail,
+        "gating_consistency": round(gating_consistency(wall_curve), 4),
+        "base_slice": int(geometry.base_slice),
+        "base_position": round(float(base.frame.base), 3),
+        "apex_position": round(float(base.frame.apex), 3),
+        "base_descent_mm": round(float(base.descent_mm), 2),
+        "base_sensitivity_deg": round(float(sensitivity), 3),
+    }
