@@ -11,10 +11,12 @@ import pandas as pd
 from ..io.spect import GatedSpect
 from .base import apex_position, drop_antiphase_rows, find_base
 from .geometry import LvGeometry, locate_lv
-from .harmonic import harmonic_phase
+from .harmonic import harmonic_phase, phase_from_coefficients
 from .metrics import latest_viable_segment, phase_metrics, segment_summary
 from .polarmap import samples_to_bullseye
+from .motion import harmonic_basis, noise_harmonics
 from .qc import clipping, gating_consistency, quality_warnings
+from .recovery import blur_kernel, blur_sd_mm, recover, regularisation, wall_fwhm_mm
 from .sample import WallSamples, sample_wall
 
 METRIC_KEYS = ("psd_deg", "pbw_deg", "peak_phase_deg", "mean_phase_deg", "entropy_pct", "skewness", "kurtosis")
@@ -88,10 +90,6 @@ class PhaseResult:
         }
 
 
-def _phases(curves: np.ndarray, harmonics: int) -> dict:
-    return harmonic_phase(curves, harmonics)
-
-
 def analyze_study(study: GatedSpect, harmonics: int = 1, n_angles: int = 40, bin_width: float = 6.0,
                   centre: tuple[float, float] | None = None, apex_slice: int | None = None,
                   base_slice: int | None = None, mask_radius_mm: float | None = None) -> PhaseResult:
@@ -128,7 +126,7 @@ def analyze_study(study: GatedSpect, harmonics: int = 1, n_angles: int = 40, bin
     Z = counts.shape[1]
     last = min(base.base_slice + 1, Z - 1)
     sampled = sample_wall(counts, geometry, study.spacing_mm, base.frame, last_slice=last, n_angles=n_angles)
-    fourier = _phases(sampled.curves, harmonics)
+    fourier = harmonic_phase(sampled.curves, harmonics)
     rows = len(sampled.grid_rho)
     top_row = rows - 1 - (last - base.base_slice)  # the grid row of the base slice
     if base_slice is None:
@@ -143,17 +141,34 @@ def analyze_study(study: GatedSpect, harmonics: int = 1, n_angles: int = 40, bin
     keep = np.arange(rows) <= top_row
     samples = sampled.rows(keep)
     per_sample = np.repeat(keep, n_angles)
-    phase = fourier["phase"][per_sample]
+    mid = np.arange(geometry.ring_slice, geometry.base_slice + 1)[1:-1] if geometry.base_slice > geometry.ring_slice + 1 \
+        else np.array([geometry.ring_slice])
+    blur = blur_sd_mm(wall_fwhm_mm(summed, geometry.centres, mid, geometry.radius_vox, study.spacing_mm))
+    noise = harmonic_basis(study.gates, noise_harmonics(study.gates)) @ sampled.curves.T
+    lam = regularisation(fourier["coefficients"][:, 0], float((noise**2).mean() * 2.0))
+
+    # Recovery works on unit phasors: amplitude varies (defects, hypokinesis) and must not flip a weak sample.
+    unit = fourier["coefficients"] / np.maximum(np.abs(fourier["coefficients"][:, :1]), 1e-300)
+    weights = blur_kernel(sampled.positions_mm, blur) if blur > 0 else None
+
+    def recovered_phase(row: int) -> np.ndarray:
+        return phase_from_coefficients(recover(unit[: (row + 1) * n_angles], weights, lam))
+
+    phase = recovered_phase(top_row)
     thickening = fourier["thickening_pct"][per_sample]
     amplitude = fourier["amplitude"][per_sample]
     metrics = phase_metrics(phase, bin_width)
-    sensitivity = _base_sensitivity(fourier["phase"], rows, top_row, n_angles, metrics["psd_deg"], bin_width)
+    changes = [abs(phase_metrics(recovered_phase(row), bin_width)["psd_deg"] - metrics["psd_deg"])
+               for row in (top_row - 1, top_row + 1) if 2 <= row < rows]
+    sensitivity = float(max(changes)) if changes else 0.0
     summed_counts = samples.curves.sum(axis=1)
     reference = _perfusion_reference(summed_counts, samples.summed, geometry.level)
     perfusion = np.minimum(100.0 * summed_counts / reference, 100.0)
     segments = segment_summary(samples.rho, samples.theta, phase, perfusion, thickening)
     grid = (samples.grid_rho, samples.n_angles)
     qc = _quality(study, geometry, samples, base, sensitivity)
+    qc["blur_sd_mm"] = round(blur, 3)
+    qc["recovery_lambda"] = round(lam, 5)
     qc["warnings"] = warnings + quality_warnings(qc)
     return PhaseResult(
         study_id=study.study_id,
@@ -182,15 +197,6 @@ def _rebased(samples: WallSamples, frame, new_base: float) -> WallSamples:
                        samples.n_angles, samples.row_slice, samples.positions_mm, samples.summed)
 
 
-def _base_sensitivity(phase: np.ndarray, rows: int, top_row: int, n_angles: int, psd: float, bin_width: float) -> float:
-    """Largest PSD change when the base moves one slice towards the apex or away from it."""
-    changes = []
-    for row in (top_row - 1, top_row + 1):
-        if 2 <= row < rows:
-            changes.append(abs(phase_metrics(phase[: (row + 1) * n_angles], bin_width)["psd_deg"] - psd))
-    return float(max(changes)) if changes else 0.0
-
-
 def _perfusion_reference(summed_counts: np.ndarray, wall_counts: np.ndarray, level: float) -> float:
     """Perfusion 100 %: the brightest sample that is not lit by extracardiac spill (wall count <= 1.3 x LV level)."""
     clean = wall_counts <= 1.3 * level if level > 0 else np.ones(len(wall_counts), bool)
@@ -209,7 +215,7 @@ def _quality(study: GatedSpect, geometry: LvGeometry, samples: WallSamples, base
     for z in range(max(geometry.apex_slice - 1, 0), min(geometry.base_slice + 2, Z)):
         c = geometry.centres[z]
         region[z] = (yy - c[0]) ** 2 + (xx - c[1]) ** 2 <= reach**2
-    lv_counts = counts[:, region].sum(axis=1)
+    lv_counts = (counts.reshape(T, -1) @ region.ravel().astype(np.float32)).astype(np.float64)
     clipped, detail = clipping(counts, region)
     sa = ~np.isnan(samples.row_slice)
     wall_curve = samples.curves.reshape(len(samples.grid_rho), samples.n_angles, T)[sa].mean(axis=(0, 1))

@@ -66,6 +66,11 @@ def _short_axis_search(pix_mm: float):
     """
 
     def search(image: np.ndarray, near: np.ndarray | None) -> list[Candidate]:
+        active = np.flatnonzero(image.reshape(image.shape[0], -1).max(axis=1) >= 0.3)
+        if not len(active):
+            return []
+        z0 = int(active.min())
+        image = image[z0:int(active.max()) + 1]
         Z, Y, X = image.shape
         binned = image[:, : Y // 2 * 2, : X // 2 * 2].reshape(Z, Y // 2, 2, X // 2, 2).mean(axis=(2, 4))
         radii = [r / (2 * pix_mm) for r in WALL_RADII_MM if 2 * (r / (2 * pix_mm) + 2) < min(Y, X) / 2]
@@ -80,7 +85,7 @@ def _short_axis_search(pix_mm: float):
         plane = np.take_along_axis(score, best_z[None], axis=0)[0]
         plane_r = np.take_along_axis(radius, best_z[None], axis=0)[0]
         found = top_candidates(plane, plane_r, 12.0 / pix_mm)
-        return [Candidate(k.score, np.array([best_z[int(k.centre[0]), int(k.centre[1])], 2 * k.centre[0] + 0.5,
+        return [Candidate(k.score, np.array([z0 + best_z[int(k.centre[0]), int(k.centre[1])], 2 * k.centre[0] + 0.5,
                                              2 * k.centre[1] + 0.5], float), 2 * k.radius_vox) for k in found]
 
     return search
@@ -126,15 +131,18 @@ def locate_lv(counts: np.ndarray, spacing_mm: tuple[float, float, float], centre
     Z, Y, X = counts.shape[-3:]
     if mask_radius_mm is not None and mask_radius_mm <= 0:
         raise SpectError(f"{study_id}: mask radius {mask_radius_mm} mm must be positive")
+    operator_mask = None
     if centre is not None and mask_radius_mm is not None:
-        counts = counts * _cylinder(counts.shape[-3:], np.tile(np.asarray(centre, float), (Z, 1)), mask_radius_mm / pix)
+        operator_mask = _cylinder((Z, Y, X), np.tile(np.asarray(centre, float), (Z, 1)), mask_radius_mm / pix)
+        counts = counts * operator_mask
     hint = None if centre is None else (np.nan, float(centre[0]), float(centre[1]))
-    found = find_beating_lv(counts, spacing_mm, _short_axis_search(pix), _central_prior((Z, Y, X)), centre=hint,
-                            study_id=study_id)
-    if centre is None and mask_radius_mm is not None:
-        counts = counts * _cylinder(counts.shape[-3:], np.tile(found.centre[1:], (Z, 1)), mask_radius_mm / pix)
     summed = counts.sum(axis=0) if counts.ndim == 4 else counts
     image = ndimage.gaussian_filter(summed.astype(np.float64), (0, 0.7, 0.7))
+    found = find_beating_lv(counts, spacing_mm, _short_axis_search(pix), _central_prior((Z, Y, X)), centre=hint,
+                            study_id=study_id, image=image)
+    if centre is None and mask_radius_mm is not None:
+        operator_mask = _cylinder(image.shape, np.tile(found.centre[1:], (Z, 1)), mask_radius_mm / pix)
+        image = image * operator_mask
     level = found.level
     clipped = np.minimum(image, CLIP_ABOVE_LEVEL * level) / level
     radius = found.radius_vox if found.radius_vox > 0 else 25.0 / pix
@@ -172,6 +180,8 @@ def locate_lv(counts: np.ndarray, spacing_mm: tuple[float, float, float], centre
         raise SpectError(f"{study_id}: apex slice {apex}, first ring slice {lo} and base slice {hi} are inconsistent "
                          f"in a {Z}-slice volume; check --apex and --base (0-based, apex < base)")
     mask, ratio = extracardiac_mask(image, centres, radius, apex, hi, level)
+    if operator_mask is not None:
+        mask |= ~operator_mask
     return LvGeometry(centres, int(apex), int(lo), int(hi), float(radius), float(level), found, mask, ratio)
 
 

@@ -86,7 +86,7 @@ def bin_volume(volume: np.ndarray, factor: tuple[int, ...]) -> np.ndarray:
 
     Strided slice additions: much faster on large arrays than one reshape-and-reduce.
     """
-    out = np.asarray(volume, dtype=np.float64)
+    out = np.asarray(volume)
     for axis, f in zip(range(out.ndim - 3, out.ndim), factor):
         if f == 1:
             continue
@@ -97,7 +97,7 @@ def bin_volume(volume: np.ndarray, factor: tuple[int, ...]) -> np.ndarray:
             index[axis] = slice(i, n, f)
             total = out[tuple(index)] if total is None else total + out[tuple(index)]
         out = total
-    return out
+    return np.asarray(out, dtype=np.float64)
 
 
 def binning_for(spacing_mm, target_mm: float = 8.0) -> tuple[int, ...]:
@@ -124,7 +124,8 @@ def beating_map(counts: np.ndarray, spacing_mm, target_mm: float = 8.0) -> Beati
                             weights[None, :] / T])
     components = (basis @ binned.reshape(T, -1)).reshape((len(basis),) + binned.shape[1:])
     voxel = np.asarray(spacing_mm, float) * np.asarray(factor)
-    smoothed = [ndimage.gaussian_filter(c, COHERENT_SMOOTHING_MM / voxel, mode="constant") for c in components[:-1]]
+    smoothed = [ndimage.gaussian_filter(c, COHERENT_SMOOTHING_MM / voxel, mode="constant", truncate=3.0)
+                for c in components[:-1]]
     power = np.stack([smoothed[i] ** 2 + smoothed[i + 1] ** 2 for i in range(0, len(smoothed), 2)])
     noise = power[2:].mean(axis=0)
     # Average the debiased power before clipping it, so that noise regions stay about zero instead of positive.

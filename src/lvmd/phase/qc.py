@@ -44,11 +44,11 @@ def clipping(counts: np.ndarray, lv_region: np.ndarray | None = None) -> tuple[b
     values, counts_of = np.unique(np.array(near)[on_ceiling], return_counts=True)
     ceiling = int(values[np.argmax(counts_of)]) if on_ceiling.any() else None
     identical = bool(T >= 4 and np.ptp(maxima) <= 1e-6 * max(float(maxima.max()), 1e-12))
-    at_max = flat >= maxima[:, None] - 1e-6 * np.maximum(maxima[:, None], 1e-12)
+    at_max = flat == maxima[:, None]
     saturated = float(at_max.sum(axis=1).mean())
     in_lv = None
     if lv_region is not None:
-        in_lv = bool((at_max.reshape(counts.shape) & lv_region[None]).any())
+        in_lv = bool((at_max & lv_region.ravel()[None, :]).any())
     clipped = bool(on_ceiling.mean() >= 0.5 or (identical and saturated >= 1.0))
     detail = {"gate_maxima": [float(m) for m in maxima], "ceiling": ceiling,
               "gates_at_ceiling": float(on_ceiling.mean()), "identical_maxima": identical,

@@ -179,20 +179,31 @@ def sample_wall(counts: np.ndarray, geometry: LvGeometry, spacing_mm: tuple[floa
     z_win_cap = np.clip(z_wall[..., None] + z_off, 0, Z - 1)
     cap_coords = np.stack([z_win_cap.ravel(), np.repeat(crow.ravel(), len(z_off)), np.repeat(ccol.ravel(), len(z_off))])
 
-    # Light 3-D smoothing of every gate (as a reconstruction post-filter would) before the maximal-count search.
+    # Light 3-D smoothing of every gate (as a reconstruction post-filter would) before the maximal-count search,
+    # on the smallest box holding every sampling point.
     smoothing_vox = smoothing_mm / np.array([dz, dy, dx])
-    smoothed = ndimage.gaussian_filter(counts, (0, *smoothing_vox), truncate=3.0) if smoothing_mm > 0 else counts
+    rows_w = cy - r_win * sin[None, :, None]
+    cols_w = cx + r_win * cos[None, :, None]
+    lo_corner = np.floor(np.array([min(z_win_cap.min(), lo), min(rows_w.min(), crow.min()),
+                                   min(cols_w.min(), ccol.min())]) - 3 * smoothing_vox - 1).astype(int)
+    hi_corner = np.ceil(np.array([last, max(rows_w.max(), crow.max()), max(cols_w.max(), ccol.max())])
+                        + 3 * smoothing_vox + 2).astype(int)
+    lo_corner = np.maximum(lo_corner, 0)
+    hi_corner = np.minimum(hi_corner, [Z, Y, X])
+    box = counts[:, lo_corner[0]:hi_corner[0], lo_corner[1]:hi_corner[1], lo_corner[2]:hi_corner[2]]
+    smoothed = ndimage.gaussian_filter(box, (0, *smoothing_vox), truncate=3.0) if smoothing_mm > 0 else box
+    bz, by, bx = lo_corner
+    rows_b = (rows_w - by).ravel()
+    cols_b = (cols_w - bx).ravel()
+    cap_b = cap_coords - lo_corner[:, None]
     curves_sa = np.empty((len(slices) * n_angles, T))
     curves_cap = np.empty((cap_rings * n_angles, T))
     for g in range(T):
-        z_g = frame.tracked(slices + oz, g) - oz  # where this gate's myocardium of each row lies
-        z_win = np.broadcast_to(np.clip(z_g, 0, Z - 1)[:, None, None], r_win.shape)
-        rows_w = np.clip(cy, 0, None) - r_win * sin[None, :, None]
-        cols_w = cx + r_win * cos[None, :, None]
-        values = ndimage.map_coordinates(smoothed[g], [z_win.ravel(), rows_w.ravel(), cols_w.ravel()], order=1,
-                                         mode="nearest")
+        z_g = np.clip(frame.tracked(slices + oz, g) - oz, 0, Z - 1) - bz  # where this gate's myocardium lies
+        z_win = np.broadcast_to(z_g[:, None, None], r_win.shape).ravel()
+        values = ndimage.map_coordinates(smoothed[g], [z_win, rows_b, cols_b], order=1, mode="nearest")
         curves_sa[:, g] = values.reshape(len(slices) * n_angles, len(offsets)).max(axis=1)
-        values = ndimage.map_coordinates(smoothed[g], cap_coords, order=1, mode="nearest")
+        values = ndimage.map_coordinates(smoothed[g], cap_b, order=1, mode="nearest")
         curves_cap[:, g] = values.reshape(cap_rings * n_angles, len(z_off)).max(axis=1)
 
     rho_cap = frame.rho(np.median(z_wall, axis=1) + oz)
