@@ -6,9 +6,11 @@ in anti-phase that is really the valve plane passing through. Sampling it as wal
 studies by tens of degrees.
 
 Here the count profile along the axis (each slice's mean wall count, normalised per gate by the mid-ventricle's)
-gives the basal edge in every gate (where it falls to half the mid-ventricular level). The per-gate edges are fitted
-as ``edge_g = edge_ED - descent * s_g``, where ``s_g`` is the mid-ventricle's own thickening curve scaled to
-0..1 (the valve plane descends with systole), which keeps the estimate stable at clinical counts. The sampler then
+gives the basal edge in every gate (where it falls to half the mid-ventricular level, interpolated between slices:
+each edge pools a whole ring of samples, so it holds at clinical counts). The reference is the edge at
+end-diastole (the gate where the mid-ventricle's wall counts are lowest); gates whose edge lies closer to the apex
+are followed (up to 20 mm), while an edge that moves outwards is not descent (a thickening wall pushes the half-maximum
+outwards) and is ignored. The last sampled slice lies wholly inside the end-diastolic edge. The sampler then
 follows this plane (:class:`lvmd.phase.sample.AxialFrame`), and rows that still beat in anti-phase to the body of
 the LV (valve-plane or atrial activity above the base) are dropped by :func:`drop_antiphase_rows`.
 """
@@ -18,8 +20,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import ndimage
-
 from .geometry import LvGeometry
 from .sample import AxialFrame, WallSamples, sample_wall
 
@@ -98,27 +98,22 @@ def find_base(counts: np.ndarray, geometry: LvGeometry, spacing_mm: tuple[float,
     mid = np.median(wall[body], axis=0)
     start = body.stop - 1
     edges = np.array([_edge(wall[:, g] / max(mid[g], 1e-12), start, positions) for g in range(T)])
-    summed_edge = _edge(wall.mean(axis=1) / max(mid.mean(), 1e-12), start, positions)
     warnings: list[str] = []
-    thick = ndimage.uniform_filter1d(mid, 3, mode="wrap")
-    span = thick.max() - thick.min()
-    descent = 0.0
-    if span > 0:
-        s = (thick - thick.min()) / span
-        design = np.column_stack([np.ones(T), -s])
-        (e0, d), *_ = np.linalg.lstsq(design, edges, rcond=None)
-        descent = float(np.clip(d, 0.0, MAX_DESCENT_MM / dz))
-        e_ed = float(np.mean(edges + descent * s))
-        per_gate = e_ed - descent * s
-    else:
-        e_ed, per_gate = summed_edge, None
+    # End-diastole: where the mid-ventricle's wall counts (thickening) are lowest on their first harmonic. Only
+    # motion towards the apex from there is descent: a thickening wall also pushes the half-maximum edge outwards.
+    t = (np.arange(T) + 0.5) / T
+    cycle = mid @ np.exp(-2j * np.pi * t)
+    ed = int(np.argmin(np.real(cycle * np.exp(2j * np.pi * t))))
+    e_ed = float(np.mean(edges[[(ed - 1) % T, ed, (ed + 1) % T]]))
+    per_gate = np.clip(edges, e_ed - MAX_DESCENT_MM / dz, e_ed)
+    descent = float(e_ed - per_gate.min())
     if base_slice is not None:
         shift = (base_slice + 1.0) - e_ed
         e_ed += shift
-        per_gate = None if per_gate is None else per_gate + shift
+        per_gate = per_gate + shift
         chosen = int(base_slice)
     else:
-        chosen = int(np.floor(e_ed - 0.5))
+        chosen = int(np.floor(e_ed - 1.0))  # the last slice lies wholly inside the half-maximum edge
         if chosen < geometry.ring_slice:
             warnings.append(f"the basal edge (slice {e_ed:.1f}) lies before the first ring slice: the LV looks very "
                             "short; check the QC figure")
@@ -126,7 +121,7 @@ def find_base(counts: np.ndarray, geometry: LvGeometry, spacing_mm: tuple[float,
     if descent * dz > 0.8 * MAX_DESCENT_MM:
         warnings.append(f"the base appears to descend {descent * dz:.0f} mm in systole (physiological: 8-15 mm); "
                         "gating or the valve plane may be wrong")
-    frame = AxialFrame(float(apex), float(e_ed), per_gate if descent > 0 else None)
+    frame = AxialFrame(float(apex), float(e_ed), per_gate)
     return BaseEstimate(frame, chosen, float(descent * dz), edges, warnings)
 
 

@@ -1,7 +1,9 @@
 """Wall sampling: count curves at fixed positions of the LV wall, by the maximal-count method of ECTb.
 
 Short-axis slices between the first ring slice and the base are sampled by rays at fixed angles from the slice's LV
-centre; the apical cap by rays parallel to the long axis on rings around the axis. On each ray the wall is located
+centre; the apical cap by rays parallel to the long axis on rings around the axis. A short-axis row's bullseye radius
+is its position between the mid-wall apex and the end-diastolic base; the cap's rings share out the radius below the
+first ring slice in proportion to their distance from the axis (as ECTb's spherical apex sampling does). On each ray the wall is located
 on the summed image -- clipped at the LV's own level, so hotter activity beyond the wall is a plateau, not a
 target -- as the first local maximum above 40 % of the LV level going outward; a ray whose wall strays from its
 neighbours' (it ran into extracardiac activity, or a defect) takes their median instead. In every gate the maximal
@@ -206,8 +208,8 @@ def sample_wall(counts: np.ndarray, geometry: LvGeometry, spacing_mm: tuple[floa
         values = ndimage.map_coordinates(smoothed[g], cap_b, order=1, mode="nearest")
         curves_cap[:, g] = values.reshape(cap_rings * n_angles, len(z_off)).max(axis=1)
 
-    rho_cap = frame.rho(np.median(z_wall, axis=1) + oz)
     rho_sa = frame.rho(slices + oz)
+    rho_cap = frame.rho(lo + oz - 0.5) * (np.arange(cap_rings) + 0.5) / cap_rings  # linear in the ring's radius
     grid_rho = np.concatenate([np.clip(rho_cap, 0, None), rho_sa])
     curves = np.concatenate([curves_cap, curves_sa])
     rho = np.repeat(grid_rho, n_angles)
