@@ -132,10 +132,11 @@ def layout(case: TorsoCase) -> list[Solid]:
                         None, MU_BONE))
     liver_top_right = z_right - case.liver_gap_mm
     liver_top_left = z_left - case.liver_gap_mm
-    solids.append(_ellipsoid("liver", np.array([bx - 0.42 * w, by + 0.05 * d, liver_top_right - 80.0]) + jitter(),
-                             [0.50 * w, 0.78 * d, 80.0], case.liver_activity))
-    solids.append(_ellipsoid("liver", np.array([bx + 0.05 * w, by - 0.35 * d, liver_top_left - 35.0]) + jitter(5.0),
-                             [0.38 * w, 0.42 * d, 35.0], case.liver_activity))
+    # right lobe about 1.6 L and left lobe about 0.25 L for a 36 x 24 cm trunk (adult liver 1.2-1.8 L)
+    solids.append(_ellipsoid("liver", np.array([bx - 0.45 * w, by + 0.05 * d, liver_top_right - 70.0]) + jitter(),
+                             [0.42 * w, 0.60 * d, 70.0], case.liver_activity))
+    solids.append(_ellipsoid("liver", np.array([bx + 0.02 * w, by - 0.40 * d, liver_top_left - 30.0]) + jitter(5.0),
+                             [0.30 * w, 0.30 * d, 30.0], case.liver_activity))
     solids.append(_ellipsoid("spleen", np.array([bx + 0.68 * w, by + 0.42 * d, z_left - 65.0]) + jitter(),
                              [26.0, 45.0, 55.0], case.spleen_activity))
     for side in (-1.0, 1.0):

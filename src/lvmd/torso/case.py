@@ -114,14 +114,14 @@ class TorsoCase:
     blood_activity: float = 0.1
     background_activity: float = 0.07
     lung_activity: float = 0.04
-    liver_activity: float = 1.0
+    liver_activity: float = 0.5
     liver_gap_mm: float = 8.0
     gut_ratio: float = 0.0
     gut_gap_mm: float = 20.0
     gut_loops: int = 3
     stomach_activity: float = 0.0
     gallbladder_activity: float = 0.0
-    spleen_activity: float = 0.4
+    spleen_activity: float = 0.3
     kidney_activity: float = 0.8
     anatomy_seed: int = 0
     export_ceiling: int | None = None  # image-domain exports scaled per gate to this integer maximum (e.g. 255)
