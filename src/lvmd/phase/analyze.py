@@ -20,6 +20,8 @@ from .recovery import blur_kernel, blur_sd_mm, recover, regularisation, wall_fwh
 from .sample import WallSamples, sample_wall
 
 METRIC_KEYS = ("psd_deg", "pbw_deg", "peak_phase_deg", "mean_phase_deg", "entropy_pct", "skewness", "kurtosis")
+SMOOTHING_STEPS_MM = (2.5, 4.5, 6.5, 8.5)
+TARGET_SNR = 10.0
 QC_SUMMARY_KEYS = ("localisation_confidence", "localisation_method", "extracardiac_ratio", "clipping",
                    "gating_consistency", "lv_counts_cv", "base_slice", "base_sensitivity_deg")
 
@@ -125,8 +127,7 @@ def analyze_study(study: GatedSpect, harmonics: int = 1, n_angles: int = 40, bin
     warnings = list(geometry.localisation.warnings) + list(base.warnings)
     Z = counts.shape[1]
     last = min(base.base_slice + 1, Z - 1)
-    sampled = sample_wall(counts, geometry, study.spacing_mm, base.frame, last_slice=last, n_angles=n_angles)
-    fourier = harmonic_phase(sampled.curves, harmonics)
+    sampled, fourier, smoothing, noise_power = _sample_adaptively(study, geometry, base.frame, last, n_angles, harmonics)
     rows = len(sampled.grid_rho)
     top_row = rows - 1 - (last - base.base_slice)  # the grid row of the base slice
     if base_slice is None:
@@ -143,9 +144,9 @@ def analyze_study(study: GatedSpect, harmonics: int = 1, n_angles: int = 40, bin
     per_sample = np.repeat(keep, n_angles)
     mid = np.arange(geometry.ring_slice, geometry.base_slice + 1)[1:-1] if geometry.base_slice > geometry.ring_slice + 1 \
         else np.array([geometry.ring_slice])
-    blur = blur_sd_mm(wall_fwhm_mm(summed, geometry.centres, mid, geometry.radius_vox, study.spacing_mm))
-    noise = harmonic_basis(study.gates, noise_harmonics(study.gates)) @ sampled.curves.T
-    lam = regularisation(fourier["coefficients"][:, 0], float((noise**2).mean() * 2.0))
+    blur = float(np.hypot(blur_sd_mm(wall_fwhm_mm(summed, geometry.centres, mid, geometry.radius_vox,
+                                                   study.spacing_mm)), smoothing))
+    lam = regularisation(fourier["coefficients"][:, 0], noise_power)
 
     # Recovery works on unit phasors: amplitude varies (defects, hypokinesis) and must not flip a weak sample.
     unit = fourier["coefficients"] / np.maximum(np.abs(fourier["coefficients"][:, :1]), 1e-300)
@@ -168,6 +169,9 @@ def analyze_study(study: GatedSpect, harmonics: int = 1, n_angles: int = 40, bin
     grid = (samples.grid_rho, samples.n_angles)
     qc = _quality(study, geometry, samples, base, sensitivity)
     qc["blur_sd_mm"] = round(blur, 3)
+    qc["smoothing_mm"] = smoothing
+    power = np.abs(fourier["coefficients"][:, 0]) ** 2
+    qc["phase_noise_deg"] = round(float(np.degrees(np.sqrt(noise_power / (2.0 * max(np.median(power), 1e-300))))), 3)
     qc["recovery_lambda"] = round(lam, 5)
     qc["warnings"] = warnings + quality_warnings(qc)
     return PhaseResult(
@@ -186,6 +190,31 @@ def analyze_study(study: GatedSpect, harmonics: int = 1, n_angles: int = 40, bin
         qc=qc,
         sampling=samples,
     )
+
+
+def _noise_power(curves: np.ndarray) -> float:
+    """Expected first-harmonic power of noise alone, from the highest harmonics of the (N, T) sample curves."""
+    T = curves.shape[1]
+    noise = harmonic_basis(T, noise_harmonics(T)) @ curves.T
+    return float((noise**2).mean() * 2.0)
+
+
+def _sample_adaptively(study: GatedSpect, geometry: LvGeometry, frame, last: int, n_angles: int, harmonics: int):
+    """Sample the wall with the least smoothing that gives the samples a usable signal-to-noise ratio.
+
+    Noisy studies (few counts per gate) are smoothed more before the maximal-count search: a median sample's
+    first-harmonic power should reach ``TARGET_SNR`` times the noise power (phase noise of about 13 degrees).
+    Returns the samples, their Fourier analysis, the smoothing used (mm) and the noise power.
+    """
+    for smoothing in SMOOTHING_STEPS_MM:
+        sampled = sample_wall(study.counts, geometry, study.spacing_mm, frame, last_slice=last, n_angles=n_angles,
+                              smoothing_mm=smoothing)
+        fourier = harmonic_phase(sampled.curves, harmonics)
+        noise = _noise_power(sampled.curves)
+        signal = float(np.median(np.abs(fourier["coefficients"][:, 0]) ** 2))
+        if noise <= 0 or signal >= TARGET_SNR * noise:
+            break
+    return sampled, fourier, smoothing, noise
 
 
 def _rebased(samples: WallSamples, frame, new_base: float) -> WallSamples:

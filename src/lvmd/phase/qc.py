@@ -14,6 +14,8 @@
   well-gated heart, near 2/T for noise);
 - ``base_slice``, ``base_position``, ``base_descent_mm``, ``base_sensitivity_deg`` (largest PSD change when the
   base moves one slice either way);
+- ``phase_noise_deg``: a median sample's phase noise (from the noise power in the highest harmonics), the floor
+  that counting statistics put under PSD; ``smoothing_mm`` is the pre-smoothing chosen to keep it low;
 - ``warnings``: human-readable, one line each.
 """
 
@@ -26,6 +28,7 @@ LOW_CONFIDENCE = 0.5
 COUNTS_CV_LIMIT = 0.10
 GATING_R2_LIMIT = 0.5
 BASE_SENSITIVITY_LIMIT = 5.0
+PHASE_NOISE_LIMIT = 15.0
 EXTRACARDIAC_NOTE = 1.5
 
 
@@ -90,6 +93,9 @@ def quality_warnings(qc: dict) -> list[str]:
     if qc["gating_consistency"] < GATING_R2_LIMIT:
         out.append(f"the LV wall's count curve is not a clear cardiac cycle (R^2 {qc['gating_consistency']:.2f}): "
                    "gating may have failed")
+    if qc.get("phase_noise_deg", 0.0) > PHASE_NOISE_LIMIT:
+        out.append(f"few counts per gate: each sample's phase carries about {qc['phase_noise_deg']:.0f} deg of noise, "
+                   "which inflates PSD and PBW; compare with normal limits from equally noisy studies")
     if qc["base_sensitivity_deg"] > BASE_SENSITIVITY_LIMIT:
         out.append(f"PSD changes by {qc['base_sensitivity_deg']:.1f} deg when the base moves one slice: the valve "
                    "plane is uncertain, check the QC figure (or give --base)")
