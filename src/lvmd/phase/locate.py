@@ -39,8 +39,10 @@ SHELL_RADII_MM = (16.0, 21.0, 27.0, 33.0)  # candidate mid-wall radii of the LV 
 RING_HALF_WIDTH_MM = 4.0
 CLIP_ABOVE_LEVEL = 1.3  # the image is clipped at this multiple of the LV level before the shape detector runs
 EXTRACARDIAC_HOT = 1.5  # activity above this multiple of the LV level cannot be myocardium
-MIN_RING_SCORE = 0.08  # shape score (relative to the LV level) below which no LV is accepted automatically
-MIN_BEATING_SNR = 1.0  # beating power over noise power in the LV region below which motion is not used
+MIN_RING_SCORE = 0.08  # short-axis ring score (relative to the LV level) below which no LV is accepted automatically
+MIN_SHELL_SCORE = 0.05  # the same for the 3-D shell detector (its octants are smaller, its scores lower)
+MIN_BEATING_SNR = 1.0
+MULTILEVEL_STEPS = 4  # without motion the shape detector runs at clip levels peak x 1, 1/2, 1/4, 1/8  # beating power over noise power in the LV region below which motion is not used
 NO_LV_HINT_SA = "give the LV centre (--centre ROW COL) and, if the ring is faint, --apex/--base and --mask-radius"
 
 
@@ -218,7 +220,8 @@ def _binned_index(beating: BeatingMap, centre) -> tuple[int, ...]:
 
 def find_beating_lv(counts: np.ndarray, spacing_mm, search: Callable[[np.ndarray, np.ndarray | None], list[Candidate]],
                     prior: Callable[[np.ndarray], float] | None = None, centre=None, study_id: str = "study",
-                    no_lv_hint: str = NO_LV_HINT_SA, image: np.ndarray | None = None) -> Localisation:
+                    no_lv_hint: str = NO_LV_HINT_SA, image: np.ndarray | None = None,
+                    min_score: float = MIN_RING_SCORE) -> Localisation:
     """Locate the LV in a gated (T, A, B, C) or ungated (A, B, C) volume; the shared logic of every entry point.
 
     Parameters
@@ -240,6 +243,8 @@ def find_beating_lv(counts: np.ndarray, spacing_mm, search: Callable[[np.ndarray
         What the operator can give when no LV is found (named in the error message).
     image : numpy.ndarray, optional
         The summed image already smoothed by the caller (default: a Gaussian of 0.7 voxels).
+    min_score : float
+        Shape score (relative to the LV level) below which no LV is accepted automatically.
 
     Raises
     ------
@@ -266,7 +271,7 @@ def find_beating_lv(counts: np.ndarray, spacing_mm, search: Callable[[np.ndarray
 
     def multilevel(near) -> list[Candidate]:
         found = []
-        for level in peak * 3.0 ** -np.arange(5):
+        for level in peak * 2.0 ** -np.arange(MULTILEVEL_STEPS):
             found += [Candidate(k.score, k.centre, k.radius_vox, level) for k in search(np.minimum(image, level) / level, near)]
         return found
 
@@ -300,16 +305,19 @@ def find_beating_lv(counts: np.ndarray, spacing_mm, search: Callable[[np.ndarray
                          f"{no_lv_hint}")
 
     def rank(k: Candidate) -> float:
-        weight = (0.2 + 0.8 * support_at(k.centre)) if motion_ok else 1.0
+        if motion_ok:
+            weight = 0.2 + 0.8 * support_at(k.centre)
+        else:  # without motion, the LV is also among the brighter structures (its wall is a myocardial tracer's target)
+            weight = np.sqrt(min(lv_level(image, k.centre, spacing_mm) / peak, 1.0))
         return k.score * weight * prior(k.centre)
 
     best = max(candidates, key=rank)
     level = lv_level(image, best.centre, spacing_mm)
     best = Candidate(best.score * best.level / level if level > 0 else 0.0, best.centre, best.radius_vox, level)
-    if best.score < MIN_RING_SCORE or (motion_ok and support_at(best.centre) < 0.25):
-        what = "beating LV" if gated else "LV"
-        raise SpectError(f"{study_id}: no {what} found (no myocardial ring around a cavity where the heart beats; "
-                         f"best ring score {best.score:.2f}); {no_lv_hint}")
+    if best.score < min_score or (motion_ok and support_at(best.centre) < 0.25):
+        where = " where the heart beats" if motion_ok else ""
+        raise SpectError(f"{study_id}: no {'beating ' if gated else ''}LV found (no myocardium around a cavity{where}; "
+                         f"best shape score {best.score:.2f}); {no_lv_hint}")
     return _assess(best, "beating" if motion_ok else "shape", beating if motion_ok else None, support_at,
                    spacing_mm, warnings, prior)
 

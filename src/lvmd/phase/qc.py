@@ -107,7 +107,7 @@ def qc_figure(study, result):
 
     Extracardiac activity that was masked is outlined in cyan; the base plane is the dashed orange line.
     """
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     summed = study.summed()
     geometry = result.geometry
@@ -119,7 +119,8 @@ def qc_figure(study, result):
     level = geometry.level if geometry.level > 0 else float(summed.max())
     shown = np.minimum(summed, 1.3 * level)
     base_line = result.qc["base_position"] - 0.5
-    fig, axes = plt.subplots(1, 3, figsize=(12, 4.4))
+    fig = Figure(figsize=(12, 4.4))
+    axes = fig.subplots(1, 3)
     in_slice = np.abs(positions[:, 0] - mid) < 0.5
     axes[0].imshow(shown[mid], cmap="gray", aspect=dy / dx)
     axes[0].plot(positions[in_slice, 2], positions[in_slice, 1], "r.", ms=3)
