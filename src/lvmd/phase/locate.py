@@ -41,9 +41,11 @@ CLIP_ABOVE_LEVEL = 1.3  # the image is clipped at this multiple of the LV level 
 EXTRACARDIAC_HOT = 1.5  # activity above this multiple of the LV level cannot be myocardium
 MIN_RING_SCORE = 0.08  # short-axis ring score (relative to the LV level) below which no LV is accepted automatically
 MIN_SHELL_SCORE = 0.05  # the same for the 3-D shell detector (its octants are smaller, its scores lower)
-MIN_BEATING_SNR = 1.0
-MULTILEVEL_STEPS = 4  # without motion the shape detector runs at clip levels peak x 1, 1/2, 1/4, 1/8  # beating power over noise power in the LV region below which motion is not used
-NO_LV_HINT_SA = "give the LV centre (--centre ROW COL) and, if the ring is faint, --apex/--base and --mask-radius"
+MIN_BEATING_SNR = 1.0  # beating power over noise power around the LV below which motion is not used
+MOTION_FULL_WEIGHT_SNR = 2.0  # a candidate beating this clearly gets the full weight of motion
+LV_REACH_MM = 45.0  # the LV's beating is gathered over about this radius
+MULTILEVEL_STEPS = 4  # without motion the shape detector runs at clip levels peak x 1, 1/2, 1/4, 1/8
+NO_LV_HINT_SA = "give the LV centre (--centre ROW COL), and --mask-radius MM if hot activity lies near it"
 
 
 @dataclass
@@ -74,10 +76,8 @@ class Localisation:
         ``"beating"`` (motion + shape + anatomy), ``"shape"`` (no usable motion: shape + anatomy) or ``"manual"``.
     score : float
         Shape score at the centre, relative to ``level``.
-    beating_support : float or None
-        Fraction of the beating power (over the whole field of view) that lies around the chosen centre.
     beating_snr : float or None
-        Beating power over noise power around the centre.
+        Beating power over noise power around the centre (None without gates).
     warnings : list of str
     """
 
@@ -87,7 +87,6 @@ class Localisation:
     confidence: float
     method: str
     score: float
-    beating_support: float | None = None
     beating_snr: float | None = None
     warnings: list[str] = field(default_factory=list)
 
@@ -166,7 +165,7 @@ def shell_scores(image: np.ndarray, radius_vox: float, half_width_vox: float) ->
     return out[:8].min(axis=0) - out[8]
 
 
-def top_candidates(score: np.ndarray, radius: np.ndarray, separation_vox, n: int = 4) -> list[Candidate]:
+def top_candidates(score: np.ndarray, radius: np.ndarray, separation_vox, n: int = 8) -> list[Candidate]:
     """The ``n`` best local maxima of a score volume at least ``separation_vox`` apart (per axis)."""
     size = tuple(max(3, int(2 * s) | 1) for s in np.broadcast_to(separation_vox, (score.ndim,)))
     finite = np.where(np.isfinite(score), score, -np.inf)
@@ -186,22 +185,29 @@ def fibonacci_directions(n: int = 64) -> np.ndarray:
     return np.column_stack([np.cos(polar), np.sin(polar) * np.cos(azimuth), np.sin(polar) * np.sin(azimuth)])
 
 
-def lv_level(image: np.ndarray, centre, spacing_mm, reach_mm: tuple[float, float] = (6.0, 45.0)) -> float:
+def ray_maxima(image: np.ndarray, centre, spacing_mm, reach_mm: tuple[float, float] = (6.0, 45.0)) -> np.ndarray:
+    """Maximum of each of 96 rays cast in 3-D from ``centre`` between ``reach_mm`` (mm from it)."""
+    directions = fibonacci_directions(96) / np.asarray(spacing_mm, float)[None, :]  # mm -> voxels per axis
+    steps = np.arange(reach_mm[0], reach_mm[1], 1.5)
+    points = np.asarray(centre, float)[:, None, None] + directions.T[:, :, None] * steps[None, None, :]
+    values = ndimage.map_coordinates(image, points.reshape(3, -1), order=1, mode="constant").reshape(points.shape[1:])
+    return values.max(axis=1)
+
+
+def lv_level(image: np.ndarray, centre, spacing_mm) -> float:
     """The LV's robust peak level: rays cast in 3-D from the LV centre, each ray's maximum, hot rays set aside.
 
     A ray that runs into extracardiac activity (its maximum above 1.5x the median ray) is discarded; the level is
     the 90th percentile of the others, i.e. the brightest myocardium, not the brightest voxel.
     """
-    directions = fibonacci_directions(96) / np.asarray(spacing_mm, float)[None, :]  # mm -> voxels per axis
-    steps = np.arange(reach_mm[0], reach_mm[1], 1.5)
-    points = np.asarray(centre, float)[:, None, None] + directions.T[:, :, None] * steps[None, None, :]
-    values = ndimage.map_coordinates(image, points.reshape(3, -1), order=1, mode="constant").reshape(points.shape[1:])
-    maxima = values.max(axis=1)
+    return _level(ray_maxima(image, centre, spacing_mm))
+
+
+def _level(maxima: np.ndarray) -> float:
     median = float(np.median(maxima))
     if median <= 0:
         return float(maxima.max())
-    kept = maxima[maxima <= EXTRACARDIAC_HOT * median]
-    return float(np.percentile(kept, 90))
+    return float(np.percentile(maxima[maxima <= EXTRACARDIAC_HOT * median], 90))
 
 
 def beating_support(beating: BeatingMap, radius_mm: float, spacing_mm) -> np.ndarray:
@@ -262,12 +268,12 @@ def find_beating_lv(counts: np.ndarray, spacing_mm, search: Callable[[np.ndarray
     prior = prior or (lambda c: 1.0)
     warnings: list[str] = []
     beating = beating_map(counts, spacing_mm) if gated else None
-    support = beating_support(beating, 45.0, spacing_mm) if beating is not None else None
 
-    def support_at(c) -> float:
-        if support is None or support.max() <= 0:
-            return 0.0
-        return float(support[_binned_index(beating, c)] / support.max())
+    def motion_at(c) -> float | None:
+        """Beating signal-to-noise around a candidate centre (None without gates)."""
+        if beating is None:
+            return None
+        return beating.snr(support_region(beating, _binned_index(beating, c), spacing_mm, LV_REACH_MM))
 
     def multilevel(near) -> list[Candidate]:
         found = []
@@ -275,13 +281,6 @@ def find_beating_lv(counts: np.ndarray, spacing_mm, search: Callable[[np.ndarray
             found += [Candidate(k.score, k.centre, k.radius_vox, level) for k in search(np.minimum(image, level) / level, near)]
         return found
 
-    motion_ok = False
-    if support is not None and support.max() > 0:
-        heart = np.unravel_index(int(np.argmax(support)), support.shape)
-        motion_ok = beating.snr(support_region(beating, heart, spacing_mm)) >= MIN_BEATING_SNR
-    if gated and not motion_ok:
-        warnings.append("no cardiac motion found over the gates (identical, clipped or inconsistent gates?): the LV "
-                        "was located by shape and anatomy only")
     if centre is not None:
         given = np.asarray(centre, float)
         candidates = multilevel(given)
@@ -290,36 +289,51 @@ def find_beating_lv(counts: np.ndarray, spacing_mm, search: Callable[[np.ndarray
         level = lv_level(image, c, spacing_mm)
         score = best.score * best.level / level if best is not None and level > 0 else 0.0
         chosen = Candidate(score, c, best.radius_vox if best is not None else 0.0, level)
-        return _assess(chosen, "manual", beating if motion_ok else None, support_at, spacing_mm, warnings, prior)
+        return _assess(chosen, "manual", motion_at(c), prior, warnings)
     candidates: list[Candidate] = []
-    if motion_ok:
-        c_beat = beating.to_original(heart)
-        level = lv_level(image, c_beat, spacing_mm)
+    if beating is not None and beating.power.max() > 0:
+        # Where the heart beats most: the shape search at that region's level, anywhere and near it.
+        support = beating_support(beating, LV_REACH_MM, spacing_mm)
+        heart = beating.to_original(np.unravel_index(int(np.argmax(support)), support.shape))
+        level = lv_level(image, heart, spacing_mm)
         if level > 0:
-            candidates = [Candidate(k.score, k.centre, k.radius_vox, level)
-                          for k in search(np.minimum(image, CLIP_ABOVE_LEVEL * level) / level, None)]
-    else:
-        candidates = multilevel(None)
+            clipped = np.minimum(image, CLIP_ABOVE_LEVEL * level) / level
+            candidates = [Candidate(k.score, k.centre, k.radius_vox, level) for k in search(clipped, None)]
+    candidates += multilevel(None)
     if not candidates:
         raise SpectError(f"{study_id}: no LV found (no ring-shaped myocardium anywhere in the field of view); "
                          f"{no_lv_hint}")
+    scored = [_described(k, image, spacing_mm, motion_at) for k in candidates]
+    motion_ok = any(d["motion"] is not None and d["motion"] >= MIN_BEATING_SNR for d in scored)
+    if gated and not motion_ok:
+        warnings.append("no cardiac motion found over the gates (identical, clipped or inconsistent gates?): the LV "
+                        "was located by shape and anatomy only")
+    brightest = max(d["enclosure"] for d in scored)
 
-    def rank(k: Candidate) -> float:
-        if motion_ok:
-            weight = 0.2 + 0.8 * support_at(k.centre)
-        else:  # without motion, the LV is also among the brighter structures (its wall is a myocardial tracer's target)
-            weight = np.sqrt(min(lv_level(image, k.centre, spacing_mm) / peak, 1.0))
-        return k.score * weight * prior(k.centre)
+    def rank(d: dict) -> float:
+        # Shape at the clip level it was found at; enclosed all round by myocardium as bright as the clip (the RV's
+        # crescent and the atria are not); among the brighter such structures; beating; where anatomy expects it.
+        k = d["candidate"]
+        enclosed = min(d["enclosure"] / k.level, 1.0) * np.sqrt(max(d["enclosure"], 0.0) / brightest)
+        weight = float(np.clip(d["motion"] / MOTION_FULL_WEIGHT_SNR, 0.05, 1.0)) if motion_ok else 1.0
+        return k.score * enclosed * weight * prior(k.centre)
 
-    best = max(candidates, key=rank)
-    level = lv_level(image, best.centre, spacing_mm)
-    best = Candidate(best.score * best.level / level if level > 0 else 0.0, best.centre, best.radius_vox, level)
-    if best.score < min_score or (motion_ok and support_at(best.centre) < 0.25):
-        where = " where the heart beats" if motion_ok else ""
-        raise SpectError(f"{study_id}: no {'beating ' if gated else ''}LV found (no myocardium around a cavity{where}; "
-                         f"best shape score {best.score:.2f}); {no_lv_hint}")
-    return _assess(best, "beating" if motion_ok else "shape", beating if motion_ok else None, support_at,
-                   spacing_mm, warnings, prior)
+    chosen = max(scored, key=rank)
+    k = chosen["candidate"]
+    best = Candidate(k.score * k.level / chosen["level"] if chosen["level"] > 0 else 0.0, k.centre, k.radius_vox,
+                     chosen["level"])
+    if best.score < min_score:
+        raise SpectError(f"{study_id}: no LV found (no myocardium around a cavity; best shape score "
+                         f"{best.score:.2f}); {no_lv_hint}")
+    return _assess(best, "beating" if motion_ok else "shape", chosen["motion"] if motion_ok else None, prior, warnings)
+
+
+def _described(k: Candidate, image: np.ndarray, spacing_mm, motion_at) -> dict:
+    """What ranks a candidate: its LV level, how brightly it is enclosed (25th percentile of its rays' maxima) and
+    the motion around it."""
+    maxima = ray_maxima(image, k.centre, spacing_mm)
+    return {"candidate": k, "level": _level(maxima), "enclosure": float(np.percentile(maxima, 25)),
+            "motion": motion_at(k.centre)}
 
 
 def support_region(beating: BeatingMap, index, spacing_mm, radius_mm: float = 45.0) -> np.ndarray:
@@ -330,20 +344,12 @@ def support_region(beating: BeatingMap, index, spacing_mm, radius_mm: float = 45
     return d2 <= radius_mm**2
 
 
-def _assess(best: Candidate, method: str, beating: BeatingMap | None, support_at, spacing_mm,
-            warnings: list[str], prior) -> Localisation:
-    """Confidence of a localisation from its shape score, beating support and signal-to-noise, and prior."""
+def _assess(best: Candidate, method: str, motion: float | None, prior, warnings: list[str]) -> Localisation:
+    """Confidence of a localisation from its shape score, the beating around it (signal-to-noise) and the prior."""
     shape_conf = float(np.clip(best.score / 0.25, 0, 1))
-    snr = fraction = None
-    if beating is not None:
-        index = _binned_index(beating, best.centre)
-        region = support_region(beating, index, spacing_mm)
-        snr = beating.snr(region)
-        fraction = float(beating.power[region].sum() / beating.power.sum())
-    if snr is None:
+    if motion is None:
         confidence = 0.6 * shape_conf * float(prior(best.centre))
     else:
-        agreement = support_at(best.centre)
-        confidence = shape_conf * (0.4 + 0.6 * agreement) * float(np.clip(snr / 3.0, 0.3, 1.0))
+        confidence = shape_conf * float(np.clip(motion / MOTION_FULL_WEIGHT_SNR, 0.2, 1.0))
     return Localisation(best.centre, best.radius_vox, best.level, float(np.clip(confidence, 0, 1)), method,
-                        best.score, fraction, snr, warnings)
+                        best.score, motion, warnings)

@@ -12,7 +12,9 @@ Two details make it hold on clinical files:
 - Each gate is first scaled to the mean total count: bad-beat rejection, variable R-R intervals and per-gate scaled
   exports change every voxel of a gate by the same factor, which would otherwise make a hot static liver "beat".
 - The coefficients are smoothed in space before the power is taken (the heart beats coherently over a few mm,
-  noise does not), and the noise harmonics are smoothed the same way, so the subtraction stays unbiased.
+  noise does not), and the noise harmonics are smoothed the same way, so the subtraction stays unbiased. The noise
+  power is modelled as proportional to the mean counts (one ratio for the whole volume), which is far steadier than
+  each voxel's own few-harmonic estimate.
 
 The temporal harmonics are a plain DFT written out here (a (harmonics x gates) matrix product) because numpy.fft
 would compute every harmonic of every voxel and cannot weight the gates; scipy.ndimage does the smoothing.
@@ -37,6 +39,8 @@ class BeatingMap:
     ----------
     power : numpy.ndarray
         First-harmonic power minus noise power, averaged over about a centimetre and clipped at 0 (binned grid).
+    excess : numpy.ndarray
+        The same before clipping (about zero, positive or negative, where nothing beats).
     noise : numpy.ndarray
         Noise power per voxel (same grid), the expectation of the first harmonic's power where nothing beats.
     mean : numpy.ndarray
@@ -48,6 +52,7 @@ class BeatingMap:
     """
 
     power: np.ndarray
+    excess: np.ndarray
     noise: np.ndarray
     mean: np.ndarray
     factor: tuple[int, ...]
@@ -62,7 +67,19 @@ class BeatingMap:
         if region is None:
             region = np.ones(self.power.shape, bool)
         noise = float(self.noise[region].sum())
-        return float(self.power[region].sum()) / noise if noise > 0 else 0.0
+        return float(self.excess[region].sum()) / noise if noise > 0 else 0.0
+
+
+def noise_model(measured: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """Noise power proportional to the mean counts, scaled by the median measured ratio over the brighter voxels.
+
+    Each voxel's own estimate rests on a handful of degrees of freedom (two or three harmonics at 8 gates), far too
+    few under a liver 10x hotter than the LV; counting noise grows with the counts, so one ratio fitted over the
+    whole field of view predicts every voxel's noise much more precisely.
+    """
+    bright = mean > 0.2 * mean.max() if mean.max() > 0 else np.ones(mean.shape, bool)
+    ratio = float(np.median(measured[bright] / np.maximum(mean[bright], 1e-300)))
+    return ratio * mean
 
 
 def noise_harmonics(gates: int) -> np.ndarray:
@@ -127,9 +144,11 @@ def beating_map(counts: np.ndarray, spacing_mm, target_mm: float = 8.0) -> Beati
     smoothed = [ndimage.gaussian_filter(c, COHERENT_SMOOTHING_MM / voxel, mode="constant", truncate=3.0)
                 for c in components[:-1]]
     power = np.stack([smoothed[i] ** 2 + smoothed[i + 1] ** 2 for i in range(0, len(smoothed), 2)])
-    noise = power[2:].mean(axis=0)
+    noise = noise_model(power[2:].mean(axis=0), np.clip(
+        ndimage.gaussian_filter(components[-1], COHERENT_SMOOTHING_MM / voxel, mode="constant", truncate=3.0), 0, None))
     # Average the debiased power before clipping it, so that noise regions stay about zero instead of positive.
     sigma = POWER_SMOOTHING_MM / voxel
-    beating = np.clip(ndimage.gaussian_filter(np.minimum(power[0], power[1]) - noise, sigma, mode="constant"), 0, None)
+    excess = ndimage.gaussian_filter(np.minimum(power[0], power[1]) - noise, sigma, mode="constant")
     noise = ndimage.gaussian_filter(noise, sigma, mode="constant")
-    return BeatingMap(beating, noise, components[-1], factor, np.asarray(counts.reshape(T, -1).sum(axis=1), float))
+    return BeatingMap(np.clip(excess, 0, None), excess, noise, components[-1], factor,
+                      np.asarray(counts.reshape(T, -1).sum(axis=1), float))

@@ -209,6 +209,31 @@ def orient_apex(image: np.ndarray, centre: np.ndarray, axis: np.ndarray, radius:
     return axis if forward >= backward else -axis
 
 
+def myocardial_centroid(lv_image: np.ndarray, centre: np.ndarray, axis: np.ndarray, voxel_mm: float) -> np.ndarray:
+    """Count-weighted centroid of the LV myocardium: the LV's centre (the shell detector's best centre sits towards
+    the apex, where a sphere fits an elongated LV best).
+
+    The myocardium is the connected part of the image at myocardial level (over 55 % of the LV level) that holds
+    the wall around ``centre``, within 55 mm of the axis and from 100 mm towards the base to 70 mm towards the apex.
+    """
+    g = np.indices(lv_image.shape).reshape(3, -1).astype(float) - centre[:, None]
+    along = (axis @ g) * voxel_mm
+    radial = np.linalg.norm(g - np.outer(axis, axis @ g), axis=0) * voxel_mm
+    inside = ((radial <= 55.0) & (along >= -100.0) & (along <= 70.0)).reshape(lv_image.shape)
+    myocardium = inside & (lv_image >= 0.55)
+    labels, n = ndimage.label(myocardium)
+    if n == 0:
+        return centre
+    near = (radial <= 45.0).reshape(lv_image.shape) & (np.abs(along) <= 30.0).reshape(lv_image.shape) & myocardium
+    counts = np.bincount(labels[near], minlength=n + 1)
+    counts[0] = 0
+    if counts.max() == 0:
+        return centre
+    keep = (labels == int(np.argmax(counts))).ravel()
+    w = lv_image.ravel()[keep]
+    return centre + (g[:, keep] @ w) / w.sum()
+
+
 @dataclass
 class Reorientation:
     """Where the LV was found and how the volume was resampled.
@@ -317,6 +342,8 @@ def reorient_to_short_axis(volume: np.ndarray, voxel_mm: float, centre=None, axi
         axis = orient_apex(lv_image, c, axis, radius, patient_axes)
     else:
         axis = axis_from_angles(*axis_angles)
+    if centre is None:
+        c = myocardial_centroid(lv_image, c, axis, voxel_mm)
     side = min(64, min(volume.shape[1:]))
     shape = shape or (min(32, side), side, side)
     warnings = list(found.warnings)
