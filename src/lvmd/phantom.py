@@ -215,6 +215,23 @@ class Phantom:
         return (self.liver_activity * blob).astype(np.float32)
 
 
+def write_phantom(phantom: Phantom, out, force: bool = False) -> None:
+    """Render ``phantom`` and write it to ``out`` (.npz, .nii, .nii.gz or .dcm), whole or not at all."""
+    from pathlib import Path
+
+    from ._atomic import atomic_file
+    from .io.spect import write_spect
+
+    out = Path(out)
+    if out.exists() and not force:
+        raise LvmdError(f"{out}: exists (use --force to replace it)")
+    if not out.name.lower().endswith((".npz", ".nii", ".nii.gz", ".dcm")):
+        raise LvmdError(f"{out}: study file must end in .npz, .nii, .nii.gz or .dcm")
+    study = phantom.simulate(out.name.split(".")[0])
+    with atomic_file(out) as tmp:
+        write_spect(study, tmp)
+
+
 def make_phantom(pattern: str = "lbbb", delay_deg: float = 90.0, **kwargs) -> Phantom:
     """A phantom with a named activation pattern (see :func:`pattern_delay_map`); other fields as keywords."""
     return Phantom(delay_map=pattern_delay_map(pattern, delay_deg), **kwargs)

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..io.spect import GatedSpect
-from .base import apex_position, drop_antiphase_rows, find_base
+from .base import apex_position, find_base, valve_plane_samples
 from .geometry import LvGeometry, locate_lv
 from .harmonic import harmonic_phase, phase_from_coefficients
 from .metrics import latest_viable_segment, phase_metrics, segment_summary
@@ -125,54 +125,57 @@ def analyze_study(study: GatedSpect, harmonics: int = 1, n_angles: int = 40, bin
     base = find_base(counts, geometry, study.spacing_mm, apex, base_slice)
     geometry.base_slice = base.base_slice
     warnings = list(geometry.localisation.warnings) + list(base.warnings)
-    Z = counts.shape[1]
-    last = min(base.base_slice + 1, Z - 1)
+    last = min(base.base_slice + 1, counts.shape[1] - 1)  # one slice beyond the base, for the base sensitivity
     sampled, fourier, smoothing, noise_power = _sample_adaptively(study, geometry, base.frame, last, n_angles, harmonics)
-    rows = len(sampled.grid_rho)
-    top_row = rows - 1 - (last - base.base_slice)  # the grid row of the base slice
-    if base_slice is None:
-        drop = drop_antiphase_rows(sampled.rows(np.arange(rows) <= top_row), fourier["phase"][: (top_row + 1) * n_angles],
-                                   fourier["amplitude"][: (top_row + 1) * n_angles])
-        if drop and top_row - drop >= 2:
-            warnings.append(f"{drop} basal slice(s) beating in anti-phase to the LV (valve plane or atria) were not "
-                            "sampled as wall")
-            top_row -= drop
-            geometry.base_slice -= drop
-            sampled = _rebased(sampled, base.frame, geometry.base_slice + 1.0)
-    keep = np.arange(rows) <= top_row
-    samples = sampled.rows(keep)
-    per_sample = np.repeat(keep, n_angles)
-    mid = np.arange(geometry.ring_slice, geometry.base_slice + 1)[1:-1] if geometry.base_slice > geometry.ring_slice + 1 \
+    n_rows = len(sampled.grid_rho)
+    row_of = np.repeat(np.arange(n_rows), n_angles)
+    top_row = n_rows - 1 - (last - base.base_slice)  # the grid row of the base slice
+    first_sa_row = int(np.isnan(sampled.row_slice).sum())
+    valve = (valve_plane_samples(fourier["phase"], n_angles, first_sa_row) if base_slice is None
+             else np.zeros(len(row_of), bool))
+    if valve[row_of <= top_row].any():
+        warnings.append(f"{int(valve[row_of <= top_row].sum())} basal sample(s) beating in anti-phase to the LV "
+                        "(valve plane or atria) were left out of the wall")
+    mid = np.arange(geometry.ring_slice + 1, geometry.base_slice) if geometry.base_slice > geometry.ring_slice + 1 \
         else np.array([geometry.ring_slice])
     blur = float(np.hypot(blur_sd_mm(wall_fwhm_mm(summed, geometry.centres, mid, geometry.radius_vox,
                                                    study.spacing_mm)), smoothing))
     lam = regularisation(fourier["coefficients"][:, 0], noise_power)
-
     # Recovery works on unit phasors: amplitude varies (defects, hypokinesis) and must not flip a weak sample.
     unit = fourier["coefficients"] / np.maximum(np.abs(fourier["coefficients"][:, :1]), 1e-300)
     weights = blur_kernel(sampled.positions_mm, blur) if blur > 0 else None
 
-    def recovered_phase(row: int) -> np.ndarray:
-        return phase_from_coefficients(recover(unit[: (row + 1) * n_angles], weights, lam))
+    def wall(row: int) -> np.ndarray:
+        """Indices of the wall samples when the base is grid row ``row``."""
+        return np.flatnonzero((row_of <= row) & ~valve)
 
-    phase = recovered_phase(top_row)
-    thickening = fourier["thickening_pct"][per_sample]
-    amplitude = fourier["amplitude"][per_sample]
+    def recovered_phase(index: np.ndarray) -> np.ndarray:
+        return phase_from_coefficients(recover(unit[index], weights, lam, index))
+
+    main = wall(top_row)
+    phase = recovered_phase(main)
     metrics = phase_metrics(phase, bin_width)
-    changes = [abs(phase_metrics(recovered_phase(row), bin_width)["psd_deg"] - metrics["psd_deg"])
-               for row in (top_row - 1, top_row + 1) if 2 <= row < rows]
+    changes = [abs(phase_metrics(recovered_phase(wall(row)), bin_width)["psd_deg"] - metrics["psd_deg"])
+               for row in (top_row - 1, top_row + 1) if first_sa_row + 1 <= row < n_rows]
     sensitivity = float(max(changes)) if changes else 0.0
-    summed_counts = samples.curves.sum(axis=1)
-    reference = _perfusion_reference(summed_counts, samples.summed, geometry.level)
+    thickening = fourier["thickening_pct"][main]
+    amplitude = fourier["amplitude"][main]
+    summed_counts = sampled.curves[main].sum(axis=1)
+    reference = _perfusion_reference(summed_counts, sampled.summed[main], geometry.level)
     perfusion = np.minimum(100.0 * summed_counts / reference, 100.0)
-    segments = segment_summary(samples.rho, samples.theta, phase, perfusion, thickening)
-    grid = (samples.grid_rho, samples.n_angles)
-    qc = _quality(study, geometry, samples, base, sensitivity)
-    qc["blur_sd_mm"] = round(blur, 3)
-    qc["smoothing_mm"] = smoothing
+    rho, theta = sampled.rho[main], sampled.theta[main]
+    segments = segment_summary(rho, theta, phase, perfusion, thickening)
+    shown = sampled.rows(np.arange(n_rows) <= top_row)
+    grid = (shown.grid_rho, n_angles)
+
+    def bullseye(values: np.ndarray, circular: bool = False) -> np.ndarray:
+        return samples_to_bullseye(_fill_upwards(values, main, top_row + 1, n_angles), *grid, circular=circular)
+
+    qc = _quality(study, geometry, shown, base, sensitivity)
     power = np.abs(fourier["coefficients"][:, 0]) ** 2
-    qc["phase_noise_deg"] = round(float(np.degrees(np.sqrt(noise_power / (2.0 * max(np.median(power), 1e-300))))), 3)
-    qc["recovery_lambda"] = round(lam, 5)
+    qc.update(valve_plane_samples=int(valve[row_of <= top_row].sum()), blur_sd_mm=round(blur, 3),
+              smoothing_mm=smoothing, recovery_lambda=round(lam, 5),
+              phase_noise_deg=round(float(np.degrees(np.sqrt(noise_power / (2.0 * max(np.median(power), 1e-300))))), 3))
     qc["warnings"] = warnings + quality_warnings(qc)
     return PhaseResult(
         study_id=study.study_id,
@@ -181,15 +184,27 @@ def analyze_study(study: GatedSpect, harmonics: int = 1, n_angles: int = 40, bin
         metrics=metrics,
         segments=segments,
         latest_segment=latest_viable_segment(segments),
-        phase_map=samples_to_bullseye(phase, *grid, circular=True),
-        perfusion_map=samples_to_bullseye(perfusion, *grid),
-        thickening_map=samples_to_bullseye(thickening, *grid),
-        samples=pd.DataFrame({"rho": samples.rho, "theta_deg": samples.theta, "phase_deg": phase,
-                              "perfusion_pct": perfusion, "thickening_pct": thickening, "amplitude": amplitude}),
+        phase_map=bullseye(phase, circular=True),
+        perfusion_map=bullseye(perfusion),
+        thickening_map=bullseye(thickening),
+        samples=pd.DataFrame({"rho": rho, "theta_deg": theta, "phase_deg": phase, "perfusion_pct": perfusion,
+                              "thickening_pct": thickening, "amplitude": amplitude}),
         geometry=geometry,
         qc=qc,
-        sampling=samples,
+        sampling=shown,
     )
+
+
+def _fill_upwards(values: np.ndarray, index: np.ndarray, rows: int, n_angles: int) -> np.ndarray:
+    """A full (rows x n_angles) grid from the wall samples at ``index``: each gap (a valve-plane sample left out)
+    shows the wall sample below it at the same angle, so the polar map stays whole."""
+    grid = np.full(rows * n_angles, np.nan)
+    grid[index] = values
+    grid = grid.reshape(rows, n_angles)
+    for r in range(1, rows):
+        gap = np.isnan(grid[r])
+        grid[r, gap] = grid[r - 1, gap]
+    return grid.ravel()
 
 
 def _noise_power(curves: np.ndarray) -> float:
@@ -215,15 +230,6 @@ def _sample_adaptively(study: GatedSpect, geometry: LvGeometry, frame, last: int
         if noise <= 0 or signal >= TARGET_SNR * noise:
             break
     return sampled, fourier, smoothing, noise
-
-
-def _rebased(samples: WallSamples, frame, new_base: float) -> WallSamples:
-    """The samples with rho re-mapped so that ``new_base`` (slice units) is rho = 1."""
-    z = frame.apex + samples.grid_rho * (frame.base - frame.apex)
-    frame.base = new_base
-    grid_rho = frame.rho(z)
-    return WallSamples(samples.curves, np.repeat(grid_rho, samples.n_angles), samples.theta, grid_rho,
-                       samples.n_angles, samples.row_slice, samples.positions_mm, samples.summed)
 
 
 def _perfusion_reference(summed_counts: np.ndarray, wall_counts: np.ndarray, level: float) -> float:

@@ -10,9 +10,12 @@ gives the basal edge in every gate (where it falls to half the mid-ventricular l
 each edge pools a whole ring of samples, so it holds at clinical counts). The reference is the edge at
 end-diastole (the gate where the mid-ventricle's wall counts are lowest); gates whose edge lies closer to the apex
 are followed (up to 20 mm), while an edge that moves outwards is not descent (a thickening wall pushes the half-maximum
-outwards) and is ignored. The last sampled slice lies wholly inside the end-diastolic edge. The sampler then
-follows this plane (:class:`lvmd.phase.sample.AxialFrame`), and rows that still beat in anti-phase to the body of
-the LV (valve-plane or atrial activity above the base) are dropped by :func:`drop_antiphase_rows`.
+outwards) and is ignored. The last sampled slice lies wholly inside the end-diastolic edge and half a slice inside
+the end-systolic one: at clinical resolution the slices the valve plane sweeps through read its motion as much as
+the wall's, however well it is followed. The sampler then
+follows this plane (:class:`lvmd.phase.sample.AxialFrame`), and basal samples that still beat in anti-phase to the
+body of the LV (valve-plane or atrial activity above the base, a tilted valve plane) are set aside by
+:func:`valve_plane_samples`.
 """
 
 from __future__ import annotations
@@ -21,11 +24,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from .geometry import LvGeometry
-from .sample import AxialFrame, WallSamples, sample_wall
+from .sample import AxialFrame, sample_wall
 
 EDGE_LEVEL = 0.5  # the basal edge: the wall count falls to this fraction of the mid-ventricle's
 MAX_DESCENT_MM = 20.0
 EXTRA_SLICES = 4  # slices beyond the summed-image base examined for the valve plane
+VALVE_JUMP_DEG = 90.0  # a phase jump this large between adjacent basal slices is the valve plane, not the wall
 
 
 @dataclass
@@ -113,7 +117,9 @@ def find_base(counts: np.ndarray, geometry: LvGeometry, spacing_mm: tuple[float,
         per_gate = per_gate + shift
         chosen = int(base_slice)
     else:
-        chosen = int(np.floor(e_ed - 1.0))  # the last slice lies wholly inside the half-maximum edge
+        # The last slice lies wholly inside the end-diastolic edge and inside the end-systolic one: what the valve
+        # plane sweeps through is sampled only where tracking keeps it in place.
+        chosen = int(np.floor(min(e_ed - 1.0, e_ed - descent - 0.5)))
         if chosen < geometry.ring_slice:
             warnings.append(f"the basal edge (slice {e_ed:.1f}) lies before the first ring slice: the LV looks very "
                             "short; check the QC figure")
@@ -125,18 +131,19 @@ def find_base(counts: np.ndarray, geometry: LvGeometry, spacing_mm: tuple[float,
     return BaseEstimate(frame, chosen, float(descent * dz), edges, warnings)
 
 
-def drop_antiphase_rows(samples: WallSamples, phase_deg: np.ndarray, amplitude: np.ndarray, rows_to_check: int = 3):
-    """Number of top rows to drop: basal rows whose mean first harmonic opposes the body of the LV's.
+def valve_plane_samples(phase_deg: np.ndarray, n_angles: int, first_sa_row: int, rows_to_check: int = 4) -> np.ndarray:
+    """Bool per sample (grid order): True where a basal sample watches the valve plane instead of the wall.
 
-    A whole ring beating in anti-phase (more than 90 degrees from the LV body's mean phase) at the base is the
-    valve plane or the atria, not myocardium; regional delays (LBBB, scar) shift only part of a ring.
+    Going up each angle's column of samples towards the base, a sample is the valve plane when its phase jumps more
+    than 90 degrees from the sample below it (the base leaving the slice in systole adds a count curve that peaks in
+    diastole, which drags the phase away); it and every sample above it are set aside. Adjacent slices lie well
+    within the resolution of SPECT, so a real regional delay -- however late -- changes smoothly from one slice to
+    the next and is kept; a tilted valve plane is handled angle by angle.
     """
-    phasor = amplitude * np.exp(1j * np.radians(phase_deg))
-    per_row = phasor.reshape(len(samples.grid_rho), samples.n_angles).mean(axis=1)
-    sa_rows = np.flatnonzero(~np.isnan(samples.row_slice))
-    body = per_row[sa_rows[: max(len(sa_rows) * 2 // 3, 1)]].sum()
-    drop = 0
-    for row in sa_rows[::-1][:rows_to_check]:
-        if np.real(per_row[row] * np.conj(body)) < 0:
-            drop = len(sa_rows) - list(sa_rows).index(row)
-    return drop
+    grid = np.asarray(phase_deg, float).reshape(-1, n_angles)
+    rows = grid.shape[0]
+    flagged = np.zeros(grid.shape, bool)
+    for r in range(max(first_sa_row + 1, rows - rows_to_check), rows):
+        jump = np.abs((grid[r] - grid[r - 1] + 180.0) % 360.0 - 180.0) > VALVE_JUMP_DEG
+        flagged[r] = flagged[r - 1] | jump
+    return flagged.ravel()

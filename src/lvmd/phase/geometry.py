@@ -59,11 +59,10 @@ class LvGeometry:
 
 
 def _short_axis_search(pix_mm: float):
-    """Ring-detector search on 2x2-binned slices: the best ring slice of each in-plane local maximum.
-
-    Returns candidates in full-resolution (slice, row, col) voxels; ``near`` (slice may be NaN) keeps those within
-    two voxels of it in-plane.
-    """
+    """Ring-detector search (on 2x2-binned slices when pixels are fine): the best ring slice of each in-plane local
+    maximum, in full-resolution (slice, row, col) voxels; ``near`` (slice may be NaN) keeps those within about
+    8 mm of it in-plane."""
+    f = 2 if pix_mm < 5.0 else 1
 
     def search(image: np.ndarray, near: np.ndarray | None) -> list[Candidate]:
         active = np.flatnonzero(image.reshape(image.shape[0], -1).max(axis=1) >= 0.3)
@@ -72,21 +71,22 @@ def _short_axis_search(pix_mm: float):
         z0 = int(active.min())
         image = image[z0:int(active.max()) + 1]
         Z, Y, X = image.shape
-        binned = image[:, : Y // 2 * 2, : X // 2 * 2].reshape(Z, Y // 2, 2, X // 2, 2).mean(axis=(2, 4))
-        radii = [r / (2 * pix_mm) for r in WALL_RADII_MM if 2 * (r / (2 * pix_mm) + 2) < min(Y, X) / 2]
+        binned = image[:, : Y // f * f, : X // f * f].reshape(Z, Y // f, f, X // f, f).mean(axis=(2, 4))
+        radii = [r / (f * pix_mm) for r in WALL_RADII_MM if 2 * (r / (f * pix_mm) + 2) < min(Y, X) / f]
         if not radii:
             return []
-        score, radius = ring_scores(binned, 2 * pix_mm, radii)
+        score, radius = ring_scores(binned, f * pix_mm, radii)
+        offset = (f - 1) / 2.0
         if near is not None:
-            yy, xx = np.ogrid[0:Y // 2, 0:X // 2]
-            far = (2 * yy + 0.5 - near[1]) ** 2 + (2 * xx + 0.5 - near[2]) ** 2 > 3.0**2
+            yy, xx = np.ogrid[0:Y // f, 0:X // f]
+            far = (f * yy + offset - near[1]) ** 2 + (f * xx + offset - near[2]) ** 2 > max(8.0 / pix_mm, 2.0) ** 2
             score = np.where(far[None], -np.inf, score)
         best_z = np.argmax(score, axis=0)
         plane = np.take_along_axis(score, best_z[None], axis=0)[0]
         plane_r = np.take_along_axis(radius, best_z[None], axis=0)[0]
-        found = top_candidates(plane, plane_r, 12.0 / pix_mm)
-        return [Candidate(k.score, np.array([z0 + best_z[int(k.centre[0]), int(k.centre[1])], 2 * k.centre[0] + 0.5,
-                                             2 * k.centre[1] + 0.5], float), 2 * k.radius_vox) for k in found]
+        found = top_candidates(plane, plane_r, 24.0 / (f * pix_mm))
+        return [Candidate(k.score, np.array([z0 + best_z[int(k.centre[0]), int(k.centre[1])], f * k.centre[0] + offset,
+                                             f * k.centre[1] + offset], float), f * k.radius_vox) for k in found]
 
     return search
 

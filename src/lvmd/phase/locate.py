@@ -314,6 +314,8 @@ def find_beating_lv(counts: np.ndarray, spacing_mm, search: Callable[[np.ndarray
         # Shape at the clip level it was found at; enclosed all round by myocardium as bright as the clip (the RV's
         # crescent and the atria are not); among the brighter such structures; beating; where anatomy expects it.
         k = d["candidate"]
+        if brightest <= 0:
+            return 0.0
         enclosed = min(d["enclosure"] / k.level, 1.0) * np.sqrt(max(d["enclosure"], 0.0) / brightest)
         weight = float(np.clip(d["motion"] / MOTION_FULL_WEIGHT_SNR, 0.05, 1.0)) if motion_ok else 1.0
         return k.score * enclosed * weight * prior(k.centre)

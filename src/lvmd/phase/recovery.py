@@ -106,17 +106,18 @@ def regularisation(coefficients: np.ndarray, noise_power: float) -> float:
     return max(MIN_LAMBDA, NOISE_WEIGHT * noise_power / max(signal, 1e-300))
 
 
-def recover(coefficients: np.ndarray, weights: sparse.csr_matrix | None, lam: float) -> np.ndarray:
+def recover(coefficients: np.ndarray, weights: sparse.csr_matrix | None, lam: float,
+            index: np.ndarray | None = None) -> np.ndarray:
     """Recovered complex coefficients (N,) or (N, K): argmin ||K F - H||^2 + lam ||F - H||^2.
 
-    ``weights`` is :func:`blur_kernel` for these samples, or the leading block of a larger sample set's (rows are
-    normalised here); None leaves the coefficients as measured.
+    ``weights`` is :func:`blur_kernel` of a sample set and ``index`` the samples of it these coefficients belong to
+    (default: all; rows are normalised here); None leaves the coefficients as measured.
     """
     h = np.asarray(coefficients, np.complex128)
     n = len(h)
     if weights is None or n < 2:
         return h
-    block = weights[:n, :n]
+    block = weights if index is None else weights[index][:, index]
     kernel = (sparse.diags(1.0 / np.asarray(block.sum(axis=1)).ravel()) @ block).tocsr()
     kt = kernel.T.tocsr()
     operator = LinearOperator((n, n), matvec=lambda v: kt @ (kernel @ v) + lam * v, dtype=np.complex128)

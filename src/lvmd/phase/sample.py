@@ -30,6 +30,7 @@ RAY_STEP = 0.5  # voxels
 WALL_WINDOW_MM = 5.0
 WALL_THRESHOLD = 0.4
 WALL_STRAY_MM = 6.0  # a ray's wall farther than this from its neighbours' median is replaced by that median
+SPILL_REACH_MM = 15.0  # extracardiac activity this close behind a wall spills onto it
 
 
 @dataclass
@@ -110,6 +111,22 @@ def _first_peak(profile: np.ndarray, threshold: float) -> np.ndarray:
     return np.where(has, first, np.argmax(profile, axis=-1))
 
 
+def _ring_fit(wall: np.ndarray, spilled: np.ndarray, angles_rad: np.ndarray) -> np.ndarray:
+    """Wall radii (slices x angles) where each spilled ray takes the value of a smooth ring (mean + first two angular
+    harmonics) fitted to its slice's clean rays (their median when fewer than a third are clean)."""
+    design = np.column_stack([np.ones_like(angles_rad), np.cos(angles_rad), np.sin(angles_rad),
+                              np.cos(2 * angles_rad), np.sin(2 * angles_rad)])
+    out = wall.copy()
+    for z in np.flatnonzero(spilled.any(axis=1)):
+        clean = ~spilled[z]
+        if clean.sum() >= max(len(angles_rad) // 3, design.shape[1] + 1):
+            coef, *_ = np.linalg.lstsq(design[clean], wall[z, clean], rcond=None)
+            out[z, ~clean] = design[~clean] @ coef
+        else:
+            out[z, ~clean] = np.median(wall[z, clean]) if clean.any() else np.median(wall)
+    return out
+
+
 def _steady(wall: np.ndarray, stray: float) -> np.ndarray:
     """Wall radii (slices x angles) whose outliers take the median of their neighbours (+-2 angles, +-1 slice)."""
     padded = np.concatenate([wall[:, -2:], wall, wall[:, :2]], axis=1)
@@ -148,7 +165,8 @@ def sample_wall(counts: np.ndarray, geometry: LvGeometry, spacing_mm: tuple[floa
     centres = geometry.centres[oz:oz + Z] - np.array([oy, ox], float)
     apex, lo, last = geometry.apex_slice - oz, geometry.ring_slice - oz, min(last - oz, Z - 1)
     level = geometry.level
-    summed = np.minimum(ndimage.gaussian_filter(counts.sum(axis=0).astype(np.float64), 0.5), CLIP_ABOVE_LEVEL * level)
+    unclipped = ndimage.gaussian_filter(counts.sum(axis=0).astype(np.float64), 0.5)
+    summed = np.minimum(unclipped, CLIP_ABOVE_LEVEL * level)
     threshold = WALL_THRESHOLD * level
     angles = (np.arange(n_angles) + 0.5) * 360.0 / n_angles
     sin, cos = np.sin(np.radians(angles)), np.cos(np.radians(angles))
@@ -160,10 +178,19 @@ def sample_wall(counts: np.ndarray, geometry: LvGeometry, spacing_mm: tuple[floa
     radii = np.arange(0.3 * R, 1.9 * R, RAY_STEP)
     cy, cx = centres[slices, 0][:, None, None], centres[slices, 1][:, None, None]
     zz = np.broadcast_to(slices[:, None, None].astype(float), (len(slices), n_angles, len(radii)))
-    profile = ndimage.map_coordinates(summed, [zz.ravel(), (cy - radii * sin[None, :, None]).ravel(),
-                                               (cx + radii * cos[None, :, None]).ravel()], order=1, mode="nearest")
-    wall = _steady(radii[_first_peak(profile.reshape(zz.shape), threshold)], WALL_STRAY_MM / pix)
-    r_win = np.clip(wall[..., None] + offsets, 0, None)
+    hot = ndimage.map_coordinates(unclipped, [zz.ravel(), (cy - radii * sin[None, :, None]).ravel(),
+                                              (cx + radii * cos[None, :, None]).ravel()], order=1,
+                                  mode="nearest").reshape(zz.shape)
+    peak = _first_peak(np.minimum(hot, CLIP_ABOVE_LEVEL * level), threshold)
+    # A ray with hotter-than-myocardium activity right behind its wall (spill from a liver or gut loop against the
+    # wall) cannot place the wall itself: it takes the ring's shape from the clean rays of its slice. Nor can it search
+    # for the maximal count, which would climb into the spill, where the epicardium's inward systolic motion reads as
+    # a count curve in anti-phase: it is sampled at one point on the inner half of the wall.
+    behind = (np.arange(len(radii))[None, None, :] >= peak[..., None]) & (
+        radii[None, None, :] <= radii[peak][..., None] + SPILL_REACH_MM / pix)
+    spilled = (np.where(behind, hot, 0.0).max(axis=-1) > CLIP_ABOVE_LEVEL * level)
+    wall = _steady(_ring_fit(radii[peak], spilled, np.radians(angles)), WALL_STRAY_MM / pix)
+    r_win = np.clip(wall[..., None] + np.where(spilled[..., None], -0.5 * half, offsets), 0, None)
 
     # Apical cap: rays parallel to the long axis on rings inside the first ring slice's wall.
     r_cap = float(np.median(wall[0])) if len(wall) else R

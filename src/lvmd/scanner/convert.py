@@ -132,6 +132,29 @@ def write_short_axis(study: ScannerStudy, out: Path) -> None:
         write_spect(_Frames(study.counts, study.spacing_mm, study.study_id), out)
 
 
+def write_reconstruction(study: ScannerStudy, out: str | Path, qc_path: str | Path | None = None,
+                         force: bool = False) -> None:
+    """Write the short-axis study (``.npz``, ``.nii``, ``.nii.gz`` or ``.dcm``) and, optionally, its QC figure (PNG).
+
+    Each file is written whole or not at all; existing files are refused unless ``force``.
+    """
+    from .._atomic import atomic_file
+
+    out = Path(out)
+    if not out.name.lower().endswith((".npz", ".nii", ".nii.gz", ".dcm")):
+        raise SpectError(f"{out}: output must end in .npz, .nii, .nii.gz or .dcm")
+    targets = [out] + ([Path(qc_path)] if qc_path else [])
+    for target in targets:
+        if target.exists() and not force:
+            raise SpectError(f"{target}: exists (use --force to replace it)")
+    figure = qc_figure(study) if qc_path else None
+    with atomic_file(out) as tmp:
+        write_short_axis(study, tmp)
+    if figure is not None:
+        with atomic_file(Path(qc_path)) as tmp:
+            figure.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
+
+
 @dataclass
 class _Frames:
     """Counts and spacing in the shape :func:`lvmd.io.spect.write_spect` writes, without GatedSpect's gate check."""
