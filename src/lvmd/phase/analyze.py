@@ -15,7 +15,7 @@ from .harmonic import harmonic_phase, phase_from_coefficients
 from .metrics import latest_viable_segment, phase_metrics, segment_summary
 from .polarmap import samples_to_bullseye
 from .motion import harmonic_basis, noise_harmonics
-from .qc import clipping, gating_consistency, quality_warnings
+from .qc import clipping, gate_irregularity, gating_consistency, quality_warnings
 from .recovery import blur_kernel, blur_sd_mm, recover, regularisation, wall_fwhm_mm
 from .sample import WallSamples, sample_wall
 
@@ -264,6 +264,7 @@ def _quality(study: GatedSpect, geometry: LvGeometry, samples: WallSamples, base
         "extracardiac_masked_voxels": int(geometry.extracardiac.sum()) if geometry.extracardiac is not None else 0,
         "lv_counts_per_gate": [round(float(v), 3) for v in lv_counts],
         "lv_counts_cv": round(float(lv_counts.std() / max(lv_counts.mean(), 1e-12)), 5),
+        "gate_irregularity": round(gate_irregularity(lv_counts), 5),
         "clipping": clipped,
         "clipping_detail": detail,
         "gating_consistency": round(gating_consistency(wall_curve), 4),

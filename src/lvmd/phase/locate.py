@@ -287,6 +287,9 @@ def find_beating_lv(counts: np.ndarray, spacing_mm, search: Callable[[np.ndarray
         best = max(candidates, key=lambda k: k.score) if candidates else None
         c = np.where(np.isnan(given), best.centre if best is not None else 0.0, given)
         level = lv_level(image, c, spacing_mm)
+        if level <= 0.05 * peak:
+            warnings.append("little activity around the given LV centre: check it on the QC figure")
+            level = max(level, float(np.percentile(image[image > 0], 99)))
         score = best.score * best.level / level if best is not None and level > 0 else 0.0
         chosen = Candidate(score, c, best.radius_vox if best is not None else 0.0, level)
         return _assess(chosen, "manual", motion_at(c), prior, warnings)

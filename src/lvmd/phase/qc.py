@@ -6,8 +6,10 @@
 - ``localisation_confidence`` (0-1) and ``localisation_method`` (``beating``, ``shape``: no usable motion,
   ``manual``: the operator's centre);
 - ``extracardiac_ratio``: peak activity outside the LV region over the LV's peak level;
-- ``lv_counts_per_gate`` and ``lv_counts_cv``: counts in the LV region per gate (tracer is conserved over the cycle,
-  so more than a few % of variation means gating dropouts, arrhythmia or per-gate scaling);
+- ``lv_counts_per_gate``, ``lv_counts_cv`` and ``gate_irregularity``: counts in the LV region per gate, their CV,
+  and the largest departure of one gate from a smooth cycle fitted through them (tracer is conserved over the cycle
+  and partial-volume changes are smooth, so a gate off the cycle by more than 4 % means gating dropouts, arrhythmia
+  or per-gate scaling);
 - ``clipping`` and ``clipping_detail``: every gate's maximum on an integer ceiling (255, 4095, 32767, 65535, ...) or
   identical maxima in every gate (per-gate scaled export);
 - ``gating_consistency``: R^2 of a one-harmonic cycle fitted to the LV wall's count curve (about 0.9 for a
@@ -25,7 +27,7 @@ import numpy as np
 
 INTEGER_CEILINGS = (255, 511, 1023, 2047, 4095, 8191, 16383, 32767, 65535)
 LOW_CONFIDENCE = 0.5
-COUNTS_CV_LIMIT = 0.10
+GATE_IRREGULARITY_LIMIT = 0.04
 GATING_R2_LIMIT = 0.5
 BASE_SENSITIVITY_LIMIT = 5.0
 PHASE_NOISE_LIMIT = 15.0
@@ -59,6 +61,17 @@ def clipping(counts: np.ndarray, lv_region: np.ndarray | None = None) -> tuple[b
     return clipped, detail
 
 
+def gate_irregularity(counts_per_gate: np.ndarray) -> float:
+    """Largest departure of one gate's counts from a smooth cycle (two harmonics) through them, as a fraction of
+    the mean."""
+    curve = np.asarray(counts_per_gate, float)
+    T = len(curve)
+    t = (np.arange(T) + 0.5) / T
+    design = np.column_stack([np.ones(T)] + [f(2 * np.pi * k * t) for k in (1, 2) for f in (np.cos, np.sin)])
+    fit, *_ = np.linalg.lstsq(design, curve, rcond=None)
+    return float(np.abs(curve - design @ fit).max() / max(curve.mean(), 1e-12))
+
+
 def gating_consistency(curve: np.ndarray) -> float:
     """R^2 of the best one-harmonic cycle through a (T,) count curve: how much of it is a cardiac cycle."""
     curve = np.asarray(curve, float)
@@ -87,9 +100,9 @@ def quality_warnings(qc: dict) -> list[str]:
         where = " inside the LV" if d.get("saturated_in_lv") else ""
         out.append(f"counts look clipped or scaled per gate: {what}{where}; phase and perfusion may be distorted, "
                    "export unscaled counts if possible")
-    if qc["lv_counts_cv"] > COUNTS_CV_LIMIT:
-        out.append(f"LV counts vary {100 * qc['lv_counts_cv']:.0f} % between gates (tracer is conserved over the "
-                   "cycle): gating dropouts, arrhythmia or per-gate scaling")
+    if qc["gate_irregularity"] > GATE_IRREGULARITY_LIMIT:
+        out.append(f"a gate's LV counts stray {100 * qc['gate_irregularity']:.0f} % from the cardiac cycle (tracer is "
+                   "conserved over it): gating dropouts, arrhythmia or per-gate scaling")
     if qc["gating_consistency"] < GATING_R2_LIMIT:
         out.append(f"the LV wall's count curve is not a clear cardiac cycle (R^2 {qc['gating_consistency']:.2f}): "
                    "gating may have failed")
