@@ -21,6 +21,7 @@ from .sample import WallSamples, sample_wall
 
 METRIC_KEYS = ("psd_deg", "pbw_deg", "peak_phase_deg", "mean_phase_deg", "entropy_pct", "skewness", "kurtosis")
 SMOOTHING_STEPS_MM = (2.5, 4.5, 6.5, 8.5)
+STATIC_FRACTION = 0.25  # static activity must hold this share of the LV's counts to measure each gate's scale
 TARGET_SNR = 10.0
 QC_SUMMARY_KEYS = ("localisation_confidence", "localisation_method", "extracardiac_ratio", "clipping",
                    "gating_consistency", "lv_counts_cv", "base_slice", "base_sensitivity_deg")
@@ -126,7 +127,9 @@ def analyze_study(study: GatedSpect, harmonics: int = 1, n_angles: int = 40, bin
     geometry.base_slice = base.base_slice
     warnings = list(geometry.localisation.warnings) + list(base.warnings)
     last = min(base.base_slice + 1, counts.shape[1] - 1)  # one slice beyond the base, for the base sensitivity
-    sampled, fourier, smoothing, noise_power = _sample_adaptively(study, geometry, base.frame, last, n_angles, harmonics)
+    scale = gate_scale(counts, geometry)
+    sampled, fourier, smoothing, noise_power = _sample_adaptively(study, geometry, base.frame, last, n_angles, harmonics,
+                                                                  scale)
     n_rows = len(sampled.grid_rho)
     row_of = np.repeat(np.arange(n_rows), n_angles)
     top_row = n_rows - 1 - (last - base.base_slice)  # the grid row of the base slice
@@ -172,6 +175,7 @@ def analyze_study(study: GatedSpect, harmonics: int = 1, n_angles: int = 40, bin
         return samples_to_bullseye(_fill_upwards(values, main, top_row + 1, n_angles), *grid, circular=circular)
 
     qc = _quality(study, geometry, shown, base, sensitivity)
+    qc["gate_scale"] = [round(float(v), 5) for v in scale]
     power = np.abs(fourier["coefficients"][:, 0]) ** 2
     qc.update(valve_plane_samples=int(valve[row_of <= top_row].sum()), blur_sd_mm=round(blur, 3),
               smoothing_mm=smoothing, recovery_lambda=round(lam, 5),
@@ -214,16 +218,39 @@ def _noise_power(curves: np.ndarray) -> float:
     return float((noise**2).mean() * 2.0)
 
 
-def _sample_adaptively(study: GatedSpect, geometry: LvGeometry, frame, last: int, n_angles: int, harmonics: int):
+def gate_scale(counts: np.ndarray, geometry: LvGeometry) -> np.ndarray:
+    """Each gate's counts relative to the mean, measured on static activity away from the LV (1 where there is too
+    little of it): gating dropouts and bad-beat rejection scale every voxel of a gate alike, which would shift every
+    sample's phase towards the short gate."""
+    T, Z, Y, X = counts.shape
+    yy, xx = np.ogrid[0:Y, 0:X]
+    lv = np.zeros((Z, Y, X), bool)
+    for z in range(max(geometry.apex_slice - 3, 0), min(geometry.base_slice + 4, Z)):
+        c = geometry.centres[z]
+        lv[z] = (yy - c[0]) ** 2 + (xx - c[1]) ** 2 <= (2.0 * geometry.radius_vox) ** 2
+    mean = counts.mean(axis=0)
+    static = ~lv & (mean >= 0.1 * geometry.level / T)
+    if geometry.extracardiac is not None:
+        static |= geometry.extracardiac & (mean > 0)
+    totals = counts.reshape(T, -1) @ static.ravel().astype(np.float32)
+    if totals.sum() < STATIC_FRACTION * float(counts[:, lv].sum()) or totals.min() <= 0:
+        return np.ones(T)
+    return totals / totals.mean()
+
+
+def _sample_adaptively(study: GatedSpect, geometry: LvGeometry, frame, last: int, n_angles: int, harmonics: int,
+                       scale: np.ndarray):
     """Sample the wall with the least smoothing that gives the samples a usable signal-to-noise ratio.
 
     Noisy studies (few counts per gate) are smoothed more before the maximal-count search: a median sample's
     first-harmonic power should reach ``TARGET_SNR`` times the noise power (phase noise of about 13 degrees).
+    Each gate's counts are divided by its ``scale`` (:func:`gate_scale`).
     Returns the samples, their Fourier analysis, the smoothing used (mm) and the noise power.
     """
     for smoothing in SMOOTHING_STEPS_MM:
         sampled = sample_wall(study.counts, geometry, study.spacing_mm, frame, last_slice=last, n_angles=n_angles,
                               smoothing_mm=smoothing)
+        sampled.curves /= scale[None, :]
         fourier = harmonic_phase(sampled.curves, harmonics)
         noise = _noise_power(sampled.curves)
         signal = float(np.median(np.abs(fourier["coefficients"][:, 0]) ** 2))
