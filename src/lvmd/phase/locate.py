@@ -186,8 +186,8 @@ def fibonacci_directions(n: int = 64) -> np.ndarray:
 
 
 def ray_maxima(image: np.ndarray, centre, spacing_mm, reach_mm: tuple[float, float] = (6.0, 45.0)) -> np.ndarray:
-    """Maximum of each of 96 rays cast in 3-D from ``centre`` between ``reach_mm`` (mm from it)."""
-    directions = fibonacci_directions(96) / np.asarray(spacing_mm, float)[None, :]  # mm -> voxels per axis
+    """Maximum of each of 64 rays cast in 3-D from ``centre`` between ``reach_mm`` (mm from it)."""
+    directions = fibonacci_directions(64) / np.asarray(spacing_mm, float)[None, :]  # mm -> voxels per axis
     steps = np.arange(reach_mm[0], reach_mm[1], 1.5)
     points = np.asarray(centre, float)[:, None, None] + directions.T[:, :, None] * steps[None, None, :]
     values = ndimage.map_coordinates(image, points.reshape(3, -1), order=1, mode="constant").reshape(points.shape[1:])
@@ -227,7 +227,7 @@ def _binned_index(beating: BeatingMap, centre) -> tuple[int, ...]:
 def find_beating_lv(counts: np.ndarray, spacing_mm, search: Callable[[np.ndarray, np.ndarray | None], list[Candidate]],
                     prior: Callable[[np.ndarray], float] | None = None, centre=None, study_id: str = "study",
                     no_lv_hint: str = NO_LV_HINT_SA, image: np.ndarray | None = None,
-                    min_score: float = MIN_RING_SCORE) -> Localisation:
+                    min_score: float = MIN_RING_SCORE, exhaustive: bool = False) -> Localisation:
     """Locate the LV in a gated (T, A, B, C) or ungated (A, B, C) volume; the shared logic of every entry point.
 
     Parameters
@@ -251,6 +251,9 @@ def find_beating_lv(counts: np.ndarray, spacing_mm, search: Callable[[np.ndarray
         The summed image already smoothed by the caller (default: a Gaussian of 0.7 voxels).
     min_score : float
         Shape score (relative to the LV level) below which no LV is accepted automatically.
+    exhaustive : bool
+        Always search at every clip level (default: only when the beating region's level gives no convincing,
+        beating candidate).
 
     Raises
     ------
@@ -268,12 +271,16 @@ def find_beating_lv(counts: np.ndarray, spacing_mm, search: Callable[[np.ndarray
     prior = prior or (lambda c: 1.0)
     warnings: list[str] = []
     beating = beating_map(counts, spacing_mm) if gated else None
+    if beating is not None:  # beating and noise power gathered around every voxel, for the signal-to-noise ratio
+        sigma = 0.5 * LV_REACH_MM / (np.asarray(spacing_mm, float) * np.asarray(beating.factor))
+        gathered = [ndimage.gaussian_filter(m, sigma, mode="constant") for m in (beating.excess, beating.noise)]
 
     def motion_at(c) -> float | None:
         """Beating signal-to-noise around a candidate centre (None without gates)."""
         if beating is None:
             return None
-        return beating.snr(support_region(beating, _binned_index(beating, c), spacing_mm, LV_REACH_MM))
+        index = _binned_index(beating, c)
+        return float(gathered[0][index] / gathered[1][index]) if gathered[1][index] > 0 else 0.0
 
     def multilevel(near) -> list[Candidate]:
         found = []
@@ -302,11 +309,13 @@ def find_beating_lv(counts: np.ndarray, spacing_mm, search: Callable[[np.ndarray
         if level > 0:
             clipped = np.minimum(image, CLIP_ABOVE_LEVEL * level) / level
             candidates = [Candidate(k.score, k.centre, k.radius_vox, level) for k in search(clipped, None)]
-    candidates += multilevel(None)
-    if not candidates:
+    scored = [_described(k, image, spacing_mm, motion_at) for k in _distinct(candidates)]
+    convincing = any(d["motion"] >= MIN_BEATING_SNR and d["candidate"].score >= 2 * min_score for d in scored)
+    if exhaustive or not convincing:  # the beating region's level may be a hot organ's: try every clip level too
+        scored += [_described(k, image, spacing_mm, motion_at) for k in _distinct(multilevel(None), candidates)]
+    if not scored:
         raise SpectError(f"{study_id}: no LV found (no ring-shaped myocardium anywhere in the field of view); "
                          f"{no_lv_hint}")
-    scored = [_described(k, image, spacing_mm, motion_at) for k in candidates]
     motion_ok = any(d["motion"] is not None and d["motion"] >= MIN_BEATING_SNR for d in scored)
     if gated and not motion_ok:
         warnings.append("no cardiac motion found over the gates (identical, clipped or inconsistent gates?): the LV "
@@ -333,20 +342,24 @@ def find_beating_lv(counts: np.ndarray, spacing_mm, search: Callable[[np.ndarray
     return _assess(best, "beating" if motion_ok else "shape", chosen["motion"] if motion_ok else None, prior, warnings)
 
 
+def _distinct(candidates: list[Candidate], seen: list[Candidate] = ()) -> list[Candidate]:
+    """Candidates at distinct centres (the best of each), leaving out centres already in ``seen``."""
+    taken = {tuple(np.round(k.centre, 1)) for k in seen}
+    out = []
+    for k in sorted(candidates, key=lambda k: -k.score):
+        key = tuple(np.round(k.centre, 1))
+        if key not in taken:
+            taken.add(key)
+            out.append(k)
+    return out
+
+
 def _described(k: Candidate, image: np.ndarray, spacing_mm, motion_at) -> dict:
     """What ranks a candidate: its LV level, how brightly it is enclosed (25th percentile of its rays' maxima) and
     the motion around it."""
     maxima = ray_maxima(image, k.centre, spacing_mm)
     return {"candidate": k, "level": _level(maxima), "enclosure": float(np.percentile(maxima, 25)),
             "motion": motion_at(k.centre)}
-
-
-def support_region(beating: BeatingMap, index, spacing_mm, radius_mm: float = 45.0) -> np.ndarray:
-    """Bool mask (binned grid) of a ball of ``radius_mm`` around binned voxel ``index``."""
-    voxel = np.asarray(spacing_mm, float) * np.asarray(beating.factor)
-    g = np.indices(beating.power.shape).astype(float)
-    d2 = sum(((g[i] - index[i]) * voxel[i]) ** 2 for i in range(3))
-    return d2 <= radius_mm**2
 
 
 def _assess(best: Candidate, method: str, motion: float | None, prior, warnings: list[str]) -> Localisation:

@@ -177,21 +177,39 @@ def _ring_profile(image: np.ndarray, centre: np.ndarray, direction: np.ndarray, 
     return np.clip(sectors.max(axis=1) - middle, 0, None)
 
 
-def find_long_axis(image: np.ndarray, centre: np.ndarray, radius: float) -> np.ndarray:
-    """Unit direction of the LV long axis (sign arbitrary): the direction maximising ring-likeness of its slices."""
+def find_long_axis(image: np.ndarray, centre: np.ndarray, radius: float, start: np.ndarray | None = None) -> np.ndarray:
+    """Unit direction of the LV long axis (sign arbitrary): the direction maximising ring-likeness of its slices.
+
+    A coarse search over all directions (10 degrees apart) then finer ones around the best; with ``start``, only
+    the finer searches around it.
+    """
     offsets = np.arange(-2.0 * radius, 2.0 * radius + 1e-9, max(radius / 4, 0.5))
 
     def score(direction):
         return float(_ring_profile(image, centre, direction, radius, offsets).sum())
 
-    candidates = [axis_from_angles(az, el) for el in np.arange(0, 90.1, 10) for az in np.arange(0, 360, 10)]
-    best = max(candidates, key=score)
-    for step in (4.0, 1.5, 0.5):
+    if start is None:
+        best = max((axis_from_angles(az, el) for el in np.arange(0, 90.1, 10) for az in np.arange(0, 360, 10)),
+                   key=score)
+        steps = (4.0, 1.5, 0.5)
+    else:
+        best, steps = np.asarray(start, float), (6.0, 3.0, 1.5, 0.5)
+    for step in steps:
         az0, el0 = angles_from_axis(best)
         local = [axis_from_angles(az0 + da, el0 + de) for da in (-2 * step, -step, 0, step, 2 * step)
                  for de in (-2 * step, -step, 0, step, 2 * step)]
         best = max(local, key=score)
     return best / np.linalg.norm(best)
+
+
+def myocardial_radius(lv_image: np.ndarray, centre: np.ndarray, axis: np.ndarray, voxel_mm: float) -> float:
+    """Mean distance (voxels) of the myocardium from the axis, within 55 mm of it and 60 mm of the centre along it."""
+    g = np.indices(lv_image.shape).reshape(3, -1).astype(float) - centre[:, None]
+    along = axis @ g
+    radial = np.linalg.norm(g - np.outer(axis, along), axis=0)
+    values = lv_image.ravel()
+    w = values * ((values >= 0.55) & (radial * voxel_mm <= 55.0) & (np.abs(along) * voxel_mm <= 60.0))
+    return float((radial * w).sum() / w.sum()) if w.sum() > 0 else 0.0
 
 
 def orient_apex(image: np.ndarray, centre: np.ndarray, axis: np.ndarray, radius: float,
@@ -209,22 +227,25 @@ def orient_apex(image: np.ndarray, centre: np.ndarray, axis: np.ndarray, radius:
     return axis if forward >= backward else -axis
 
 
-def myocardial_centroid(lv_image: np.ndarray, centre: np.ndarray, axis: np.ndarray, voxel_mm: float) -> np.ndarray:
+def myocardial_centroid(lv_image: np.ndarray, centre: np.ndarray, axis: np.ndarray, voxel_mm: float,
+                        reach_mm: float = 55.0) -> np.ndarray:
     """Count-weighted centroid of the LV myocardium: the LV's centre (the shell detector's best centre sits towards
     the apex, where a sphere fits an elongated LV best).
 
     The myocardium is the connected part of the image at myocardial level (over 55 % of the LV level) that holds
-    the wall around ``centre``, within 55 mm of the axis and from 100 mm towards the base to 70 mm towards the apex.
+    the wall around ``centre``, within ``reach_mm`` of the axis and from 100 mm towards the base to 70 mm towards
+    the apex.
     """
     g = np.indices(lv_image.shape).reshape(3, -1).astype(float) - centre[:, None]
     along = (axis @ g) * voxel_mm
     radial = np.linalg.norm(g - np.outer(axis, axis @ g), axis=0) * voxel_mm
-    inside = ((radial <= 55.0) & (along >= -100.0) & (along <= 70.0)).reshape(lv_image.shape)
+    inside = ((radial <= reach_mm) & (along >= -100.0) & (along <= 70.0)).reshape(lv_image.shape)
     myocardium = inside & (lv_image >= 0.55)
     labels, n = ndimage.label(myocardium)
     if n == 0:
         return centre
-    near = (radial <= 45.0).reshape(lv_image.shape) & (np.abs(along) <= 30.0).reshape(lv_image.shape) & myocardium
+    near = (radial <= min(45.0, reach_mm)).reshape(lv_image.shape) & (np.abs(along) <= 30.0).reshape(lv_image.shape) \
+        & myocardium
     counts = np.bincount(labels[near], minlength=n + 1)
     counts[0] = 0
     if counts.max() == 0:
@@ -330,7 +351,7 @@ def reorient_to_short_axis(volume: np.ndarray, voxel_mm: float, centre=None, axi
     h = (voxel_mm,) * 3
     found = find_beating_lv(counts, h, _shell_search(voxel_mm), anatomical_prior(image, patient_axes),
                             centre=centre, study_id=study_id, no_lv_hint=NO_LV_HINT_3D, image=image,
-                            min_score=MIN_SHELL_SCORE)
+                            min_score=MIN_SHELL_SCORE, exhaustive=True)
     radius = found.radius_vox if found.radius_vox > 0 else 25.0 / voxel_mm
     c = found.centre if centre is not None else refine_centre(
         np.minimum(image, CLIP_ABOVE_LEVEL * found.level) / found.level, found.centre, radius, voxel_mm)
@@ -344,6 +365,14 @@ def reorient_to_short_axis(volume: np.ndarray, voxel_mm: float, centre=None, axi
         axis = axis_from_angles(*axis_angles)
     if centre is None:
         c = myocardial_centroid(lv_image, c, axis, voxel_mm)
+    if axis_angles is None:  # again from the LV's centre, with the myocardium's own radius (the shell's is an apex's)
+        mid_radius = myocardial_radius(lv_image, c, axis, voxel_mm)
+        if mid_radius > radius:
+            axis = orient_apex(lv_image, c, find_long_axis(lv_image, c, mid_radius, start=axis), mid_radius,
+                               patient_axes)
+            radius = mid_radius
+            if centre is None:  # the RV, when bright, joins the septum: keep to the LV's own wall
+                c = myocardial_centroid(lv_image, c, axis, voxel_mm, reach_mm=1.6 * mid_radius * voxel_mm)
     side = min(64, min(volume.shape[1:]))
     shape = shape or (min(32, side), side, side)
     warnings = list(found.warnings)
