@@ -17,7 +17,7 @@ from lvmd.errors import SpectError
 from lvmd.io.spect import GatedSpect, write_spect
 from lvmd.phantom import SYSTOLE_PEAK_DEG, make_phantom
 from lvmd.phase import analyze_study, phase_metrics
-from lvmd.phase.batch import PhaseOptions, run_batch, safe_name
+from lvmd.batch import PhaseOptions, run_batch, safe_name
 
 
 def hot_gut(phantom, factor: float, gap_mm: float = 0.0, counts: float | None = 5000.0, seed: int = 0) -> GatedSpect:
@@ -194,7 +194,7 @@ def test_bad_mask_radius():
 def test_batch_records_any_exception_and_goes_on(tmp_path, monkeypatch, exc):
     write_spect(make_phantom("lbbb", gates=8).simulate("good"), tmp_path / "good.npz")
     write_spect(make_phantom("synchronous", gates=8).simulate("broken"), tmp_path / "broken.npz")
-    import lvmd.phase.batch as batch
+    import lvmd.batch as batch
 
     real = batch.analyze_study
 

@@ -84,7 +84,7 @@ def _scanner_options(args) -> dict:
 
 
 def cmd_phase(args) -> int:
-    from .phase.batch import PhaseOptions, run_batch
+    from .batch import PhaseOptions, run_batch
 
     options = PhaseOptions(args.harmonics, args.bin_width, tuple(args.centre) if args.centre else None, args.apex,
                            args.base, args.mask_radius, args.transaxial, args.qc, _scanner_options(args))

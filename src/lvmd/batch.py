@@ -22,9 +22,9 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from .._atomic import atomic_dir, check_output_dir
-from ..errors import LvmdError
-from .analyze import METRIC_KEYS, PhaseResult, analyze_study
+from ._atomic import atomic_dir, check_output_dir
+from .errors import LvmdError
+from .phase.analyze import METRIC_KEYS, PhaseResult, analyze_study
 
 STUDY_SUFFIXES = (".npz", ".nii", ".nii.gz", ".dcm")
 SUMMARY_COLUMNS = ["id", "gates", *METRIC_KEYS, "latest_segment", "localisation_confidence", "localisation_method",
@@ -104,8 +104,8 @@ def safe_name(study_id: str) -> str:
 
 def load_study(path: Path, options: PhaseOptions):
     """The short-axis gated study of a file, and the reorientation's QC when it came from scanner data."""
-    from ..io.spect import read_spect
-    from ..scanner import from_projections, from_transaxial, is_raw_projection_file
+    from .io.spect import read_spect
+    from .scanner import from_projections, from_transaxial, is_raw_projection_file
 
     scanner = dict(options.scanner)
     if is_raw_projection_file(path):
@@ -153,7 +153,7 @@ def merge_scanner_qc(result: PhaseResult, scanner_qc: dict) -> None:
 
 
 def _figure_png(study, result: PhaseResult) -> bytes:
-    from .qc import qc_figure
+    from .phase.qc import qc_figure
 
     buffer = io.BytesIO()
     qc_figure(study, result).savefig(buffer, format="png", dpi=100, bbox_inches="tight")
