@@ -389,8 +389,9 @@ def cmd_predict(args) -> int:
 
 # ---------------------------------------------------------------------------------------------------- reconstruct
 def cmd_reconstruct(args) -> int:
-    from .scanner import from_projections, write_reconstruction
+    from .scanner import check_reconstruction_outputs, from_projections, write_reconstruction
 
+    check_reconstruction_outputs(args.out, args.qc, args.force)
     options = _scanner_options(args)
     with _progress(args.quiet) as progress:
         task = progress.add_task("OSEM per gate", total=None)

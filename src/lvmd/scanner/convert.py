@@ -132,6 +132,16 @@ def write_short_axis(study: ScannerStudy, out: Path) -> None:
         write_spect(_Frames(study.counts, study.spacing_mm, study.study_id), out)
 
 
+def check_reconstruction_outputs(out: str | Path, qc_path: str | Path | None = None, force: bool = False) -> None:
+    """Refuse an output name lvmd cannot write, or existing outputs unless ``force`` (before any work is done)."""
+    out = Path(out)
+    if not out.name.lower().endswith((".npz", ".nii", ".nii.gz", ".dcm")):
+        raise SpectError(f"{out}: output must end in .npz, .nii, .nii.gz or .dcm")
+    for target in [out] + ([Path(qc_path)] if qc_path else []):
+        if target.exists() and not force:
+            raise SpectError(f"{target}: exists (use --force to replace it)")
+
+
 def write_reconstruction(study: ScannerStudy, out: str | Path, qc_path: str | Path | None = None,
                          force: bool = False) -> None:
     """Write the short-axis study (``.npz``, ``.nii``, ``.nii.gz`` or ``.dcm``) and, optionally, its QC figure (PNG).
@@ -141,12 +151,7 @@ def write_reconstruction(study: ScannerStudy, out: str | Path, qc_path: str | Pa
     from .._atomic import atomic_file
 
     out = Path(out)
-    if not out.name.lower().endswith((".npz", ".nii", ".nii.gz", ".dcm")):
-        raise SpectError(f"{out}: output must end in .npz, .nii, .nii.gz or .dcm")
-    targets = [out] + ([Path(qc_path)] if qc_path else [])
-    for target in targets:
-        if target.exists() and not force:
-            raise SpectError(f"{target}: exists (use --force to replace it)")
+    check_reconstruction_outputs(out, qc_path, force)
     figure = qc_figure(study) if qc_path else None
     with atomic_file(out) as tmp:
         write_short_axis(study, tmp)

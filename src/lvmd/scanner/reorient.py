@@ -358,21 +358,22 @@ def reorient_to_short_axis(volume: np.ndarray, voxel_mm: float, centre=None, axi
     mask, ratio = extracardiac_volume(image, c, radius, found.level,
                                       None if mask_radius_mm is None else mask_radius_mm / voxel_mm)
     lv_image = np.where(mask, 0.0, np.minimum(image, CLIP_ABOVE_LEVEL * found.level)) / found.level
+    myocardium = np.where(image > EXTRACARDIAC_HOT * found.level, 0.0, lv_image)  # hotter than any myocardium
     if axis_angles is None:
         axis = find_long_axis(lv_image, c, radius)
         axis = orient_apex(lv_image, c, axis, radius, patient_axes)
     else:
         axis = axis_from_angles(*axis_angles)
     if centre is None:
-        c = myocardial_centroid(lv_image, c, axis, voxel_mm)
+        c = myocardial_centroid(myocardium, c, axis, voxel_mm)
     if axis_angles is None:  # again from the LV's centre, with the myocardium's own radius (the shell's is an apex's)
-        mid_radius = myocardial_radius(lv_image, c, axis, voxel_mm)
+        mid_radius = myocardial_radius(myocardium, c, axis, voxel_mm)
         if mid_radius > radius:
             axis = orient_apex(lv_image, c, find_long_axis(lv_image, c, mid_radius, start=axis), mid_radius,
                                patient_axes)
             radius = mid_radius
             if centre is None:  # the RV, when bright, joins the septum: keep to the LV's own wall
-                c = myocardial_centroid(lv_image, c, axis, voxel_mm, reach_mm=1.6 * mid_radius * voxel_mm)
+                c = myocardial_centroid(myocardium, c, axis, voxel_mm, reach_mm=1.6 * mid_radius * voxel_mm)
     side = min(64, min(volume.shape[1:]))
     shape = shape or (min(32, side), side, side)
     warnings = list(found.warnings)
