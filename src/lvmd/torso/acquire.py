@@ -61,8 +61,13 @@ def project(case: TorsoCase, rendered: Rendered | None = None) -> np.ndarray:
         transforms.append(SPECTPSFTransform(get_psfmeta_from_scanner_params(
             case.collimator, 140.5, intrinsic_resolution_140keV=case.intrinsic_fwhm_mm / 10.0)))
     system = SPECTSystemMatrix(transforms, [], object_meta, proj_meta)
-    with torch.no_grad():
-        primary = np.stack([system.forward(torch.tensor(a)).cpu().numpy() for a in rendered.activity])
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # one case per core: torch's intra-op threads thrash on a shared machine
+    try:
+        with torch.no_grad():
+            primary = np.stack([system.forward(torch.tensor(a)).cpu().numpy() for a in rendered.activity])
+    finally:
+        torch.set_num_threads(threads)
     sigma = SCATTER_KERNEL_MM / case.voxel_mm
     scatter = ndimage.gaussian_filter(primary, (0, 0, sigma, sigma), mode="constant")
     expected = primary + case.scatter_fraction / (1.0 - case.scatter_fraction) * scatter
