@@ -277,7 +277,8 @@ def test_object_axes_survive_projection_dicom_and_lvmd_reconstruction(tmp_path):
     target = np.array([44.0, 22.0, 37.0])  # voxels: patient left, anterior, superior of the grid centre
     grid = np.indices((64, 64, 64)).transpose(1, 2, 3, 0)
     sphere = (np.linalg.norm(grid - target, axis=-1) <= 2.5).astype(np.float32) + 0.01
-    rendered = Rendered(np.repeat(sphere[None], 8, axis=0), np.zeros_like(sphere), sphere[None], 0.0, 0.0, np.nan)
+    rendered = Rendered(np.repeat(sphere[None], 8, axis=0), np.zeros_like(sphere), np.full_like(sphere, 0.01),
+                        sphere[None], 0.0, 0.0, np.nan)
     volume = reconstruct(read_projections(write_projection_file(case, tmp_path / "s.dcm", rendered)),
                          iterations=3, subsets=5, butterworth_cutoff=None).mean(axis=0)
     weights = np.clip(volume - 0.3 * volume.max(), 0, None)

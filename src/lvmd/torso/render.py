@@ -219,6 +219,7 @@ class Rendered:
 
     activity: np.ndarray  # (T, X, Y, Z), relative concentration x voxel occupancy
     mu: np.ndarray  # (X, Y, Z) 1/cm
+    static: np.ndarray  # (X, Y, Z) the part of the activity that does not beat
     lv: np.ndarray  # (T, X, Y, Z) LV myocardium alone
     extracardiac_ratio: float  # apparent peak of everything outside the heart / apparent LV peak
     gut_ratio: float  # apparent peak of the gut loops / apparent LV peak
@@ -272,6 +273,7 @@ def render(case: TorsoCase) -> Rendered:
         gut_ratio = float(ndimage.gaussian_filter(gut_only, sigma).max()) / lv_peak
         gut_gap = float(loops[0].signed_distance(*case.epicardium(80, 144)["points"].T).min())
     extracardiac = float(ndimage.gaussian_filter(static, sigma).max()) / lv_peak
-    activity = (lv + other + static[None]).astype(np.float32)
-    return Rendered(activity, mu.astype(np.float32), lv, extracardiac, gut_ratio, gut_gap)
+    static = static.astype(np.float32)
+    activity = lv + other + static[None]
+    return Rendered(activity, mu.astype(np.float32), static, lv, extracardiac, gut_ratio, gut_gap)
 
