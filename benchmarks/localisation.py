@@ -6,6 +6,7 @@ lvmd's public API along one entry path; the result is scored against the case's 
 
     python benchmarks/localisation.py                          # 200 cases, raw projections (about 1 h on 2 cores)
     python benchmarks/localisation.py --cases 20 --path transaxial --jobs 2 --csv cases.csv
+    python benchmarks/localisation.py --summarise cases.csv   # the report again, from a (partial) per-case table
 
 Prints the localisation success rate (centre within 1 cm and axis within 10 degrees), failures by cause, the PSD
 error distribution (fraction within max(4 deg, 12 %)), the mean-phase error, breakdowns per pattern, gut-activity
@@ -86,6 +87,8 @@ def summarise(df: pd.DataFrame, wall_s: float) -> str:
     """The printed report of one sweep."""
     n = len(df)
     lines = [f"{n} cases, path {df['path'].iloc[0]}, {wall_s / 60.0:.1f} min wall time"]
+    df = df.assign(localised=df["localised"].astype(bool), psd_ok=df["psd_ok"].astype(bool),
+                   mean_ok=df["mean_ok"].astype(bool))
     bench_s, engine_s = df.get("bench_s", pd.Series(dtype=float)), df.get("engine_s", pd.Series(dtype=float))
     lines.append(f"time per case: bench (render + acquire) median {bench_s.median():.1f} s, "
                  f"lvmd median {engine_s.median():.1f} s (max {engine_s.max():.1f} s)")
@@ -133,22 +136,28 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--jobs", type=int, default=1, help="cases run in parallel (one core each)")
     parser.add_argument("--path", choices=PATHS, default="projections")
     parser.add_argument("--counts-scale", type=float, default=1.0, help="multiply every case's counts (e.g. 8)")
-    parser.add_argument("--csv", help="write the per-case table here")
+    parser.add_argument("--csv", help="write the per-case table here (row by row, so a stopped sweep keeps its cases)")
+    parser.add_argument("--summarise", metavar="CSV", help="print the report of an earlier sweep's table and exit")
     args = parser.parse_args(argv)
+    if args.summarise:
+        df = pd.read_csv(args.summarise, dtype={"qc_warnings": str, "error": str, "landed_in": str})
+        df["qc_warnings"] = df["qc_warnings"].fillna("")
+        df["error"] = df["error"].fillna("")
+        print(summarise(df, float("nan")))
+        return
     tasks = [(args.seed + i, args.path, args.counts_scale) for i in range(args.cases)]
     start = time.perf_counter()
     rows = []
     with ProcessPoolExecutor(max_workers=max(1, args.jobs), initializer=_init_worker) as pool:
         for k, row in enumerate(pool.map(_one, tasks), 1):
             rows.append(row)
+            if args.csv:
+                pd.DataFrame(rows).to_csv(args.csv, index=False)
             status = "ok" if row.get("localised") else "MISS"
             print(f"[{k}/{args.cases}] seed {row['seed']}: {status} centre {row.get('centre_err_mm', np.nan):.1f} mm, "
                   f"PSD {row.get('psd_est', np.nan):.1f} vs {row.get('psd_true', np.nan):.1f}", file=sys.stderr,
                   flush=True)
-    df = pd.DataFrame(rows)
-    if args.csv:
-        df.to_csv(args.csv, index=False)
-    print(summarise(df, time.perf_counter() - start))
+    print(summarise(pd.DataFrame(rows), time.perf_counter() - start))
 
 
 if __name__ == "__main__":
