@@ -89,6 +89,18 @@ def test_rendered_cavity_holds_the_end_diastolic_volume(edv, sphericity, beta):
     assert cavity == pytest.approx(edv, rel=0.04)
 
 
+def test_lv_centre_is_the_centroid_of_the_rendered_wall():
+    case = TorsoCase(base_tilt_mm=8.0, roll_deg=25.0, edv_ml=200.0, sphericity=0.75)
+    sampler = HeartSampler(case, supersample=3)
+    wall = sampler.structures_at(0.0, at_rest=True)["lv_wall"]
+    centroid = (sampler.xyz * wall[:, None]).sum(axis=0) / wall.sum()
+    np.testing.assert_allclose(case.centre_mm, centroid, atol=0.5)
+    lb = case.lv_dimensions["apex_to_base"]
+    along = (case.apex_mm - case.centre_mm) @ case.apex_direction
+    assert 0.3 * lb < along < 0.7 * lb  # in the middle of the LV, on its axis
+    assert np.linalg.norm(case.apex_mm - along * case.apex_direction - case.centre_mm) < 1.5
+
+
 def test_myocardial_counts_are_constant_over_the_cycle_and_the_wall_thickens():
     case = TorsoCase(pattern="lbbb", gates=16, thickening=0.4, descent_mm=12.0, apical_thinning=0.0)
     lv = render(case).lv.sum(axis=(1, 2, 3))

@@ -309,15 +309,45 @@ class TorsoCase:
 
     @cached_property
     def centre_mm(self) -> np.ndarray:
-        """Centroid of the end-diastolic LV myocardium (mm): the LV centre the bench scores localisation against."""
-        from .render import lv_rest_centroid
+        """Centroid of the end-diastolic LV wall (mm): the LV centre the bench scores localisation against.
 
-        return lv_rest_centroid(self)
+        Integrated in the LV's cylindrical coordinates over the same wall (|distance to the mid-wall| <= wall / 2,
+        below the tilted base plane) the renderer draws, so it does not depend on the voxel grid.
+        """
+        dims = self.lv_dimensions
+        c, a, lb = dims["mid_half_length"], dims["mid_radius"], dims["apex_to_base"]
+        w = self.wall_mm
+        ax = np.linspace(-w, lb + self.base_tilt_mm, 240)[:, None, None]
+        radius = np.linspace(0.0, a + w, 120)[None, :, None]
+        theta = np.radians(np.arange(0.0, 360.0, 5.0))[None, None, :]
+        dist = ellipsoid_distance([(ax - c, c), (radius, a)])
+        base = lb + base_tilt_offset(self.base_tilt_mm, np.degrees(theta) - self.roll_deg)
+        weight = ((np.abs(dist) <= w / 2.0) & (ax <= base)) * radius  # cylindrical volume element r dr dphi dz
+        weight = np.broadcast_to(weight, np.broadcast(ax, radius, theta).shape)
+        total = weight.sum()
+        mean_ax = (weight * ax).sum() / total
+        lat, ant = self.display_frame
+        mean_lat = (weight * radius * np.cos(theta)).sum() / total
+        mean_ant = (weight * radius * np.sin(theta)).sum() / total
+        return self.apex_mm - mean_ax * self.apex_direction + mean_lat * lat + mean_ant * ant
 
     @property
     def centre_vox(self) -> np.ndarray:
         """LV centre (myocardial centroid at end diastole), voxel coordinates (x, y, z)."""
         return self.to_voxel(self.centre_mm)
+
+
+def ellipsoid_distance(terms) -> np.ndarray:
+    """Approximate signed distance (mm, negative inside) to an axis-aligned ellipsoid, from [(offset, semi-axis)]:
+    (s - 1) / |grad s| with s the ellipsoidal radius -- first order in the distance, good across a wall."""
+    s = np.sqrt(sum((d / r) ** 2 for d, r in terms))
+    grad = np.sqrt(sum((d / r**2) ** 2 for d, r in terms)) / np.maximum(s, 1e-9)
+    return (s - 1.0) / np.maximum(grad, 1e-9)
+
+
+def base_tilt_offset(tilt_mm: float, theta_anat_deg) -> np.ndarray:
+    """Axial offset of the base plane at an anatomical angle: lowest at the anteroseptal (LVOT) side, mean zero."""
+    return -0.5 * tilt_mm * np.cos(np.radians(np.asarray(theta_anat_deg, float) - 150.0))
 
 
 def _wrap(deg):

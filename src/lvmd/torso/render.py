@@ -22,7 +22,7 @@ import numpy as np
 from scipy import ndimage
 
 from .anatomy import MU_SOFT, Solid, gut_loops, layout
-from .case import TorsoCase
+from .case import TorsoCase, base_tilt_offset, ellipsoid_distance
 
 SUPERSAMPLE = 2
 SAMPLES_PER_CYCLE = 32
@@ -79,13 +79,6 @@ def heart_geometry(case: TorsoCase) -> HeartGeometry:
                          la_semi=(1.1 * la_radius, la_radius))
 
 
-def _ellipsoid_distance(terms) -> np.ndarray:
-    """Approximate signed distance to an axis-aligned ellipsoid from [(offset, semi-axis), ...]."""
-    s = np.sqrt(sum((d / r) ** 2 for d, r in terms))
-    grad = np.sqrt(sum((d / r**2) ** 2 for d, r in terms)) / np.maximum(s, 1e-9)
-    return (s - 1.0) / np.maximum(grad, 1e-9)
-
-
 class HeartSampler:
     """Sub-voxel sample points around the heart with their time-independent LV-frame attributes."""
 
@@ -115,13 +108,13 @@ class HeartSampler:
         ax = rel @ (-u)
         lat, ant = rel @ lat_d, rel @ ant_d
         # keep points that can ever hold heart activity (LV, RV, LA and cavities, with the motion margins)
-        dist_lv = _ellipsoid_distance([(ax - g.c_mid, g.c_mid), (np.hypot(lat, ant), g.a_mid)])
+        dist_lv = ellipsoid_distance([(ax - g.c_mid, g.c_mid), (np.hypot(lat, ant), g.a_mid)])
         keep = (dist_lv < case.wall_mm * 1.5 + 12.0) & (ax < g.lb + 15.0)
         sep, tan = rel @ (-lat_a), rel @ ant_a
-        dist_rv = _ellipsoid_distance([(ax - g.rv_axial, g.rv_semi[0]), (sep - g.rv_offset, g.rv_semi[1]),
+        dist_rv = ellipsoid_distance([(ax - g.rv_axial, g.rv_semi[0]), (sep - g.rv_offset, g.rv_semi[1]),
                                        (tan, g.rv_semi[2])])
         keep |= (dist_rv < case.rv_wall_mm + 10.0) & (ax < g.lb + 10.0)
-        dist_la = _ellipsoid_distance([(ax - g.la_axial, g.la_semi[0]),
+        dist_la = ellipsoid_distance([(ax - g.la_axial, g.la_semi[0]),
                                        (np.hypot(lat - g.la_offset[0], ant - g.la_offset[1]), g.la_semi[1])])
         keep |= dist_la < LA_WALL_MM + case.descent_mm + 6.0
         self.xyz = rel[keep] + case.apex_mm
@@ -137,7 +130,7 @@ class HeartSampler:
         self.k = case.thickening * viability
         self.eps = case.descent_mm / g.lb * viability
         self.uptake = case.uptake_at(self.rho, self.theta_anat)
-        self.tilt = -0.5 * case.base_tilt_mm * np.cos(np.radians(self.theta_anat - 150.0))
+        self.tilt = base_tilt_offset(case.base_tilt_mm, self.theta_anat)
         ring = np.arange(0.0, 360.0, 10.0)
         self.base_onsets = case.onset_fraction_at(np.ones_like(ring), ring)
         self.base_viability = case.viability_at(np.ones_like(ring), ring)
@@ -151,7 +144,7 @@ class HeartSampler:
         s_wall = 1.0 + self.k * p
         s_rad = 1.0 / (s_wall * s_ax)
         c = g.c_mid * s_ax
-        dist = _ellipsoid_distance([(self.ax - c, c), (self.radius, g.a_mid * s_rad)])
+        dist = ellipsoid_distance([(self.ax - c, c), (self.radius, g.a_mid * s_rad)])
         half = case.wall_mm * s_wall / 2.0
         base = (g.lb + self.tilt) * s_ax
         below_base = np.clip(0.5 + (base - self.ax) / hf, 0.0, 1.0)
@@ -164,7 +157,7 @@ class HeartSampler:
         rv_wall_scale = 1.0 + RV_THICKENING * p_rv
         rv_rad = 1.0 / (rv_wall_scale * rv_ax)
         ca, cs, ct = g.rv_semi
-        dist_rv = _ellipsoid_distance([(self.ax - g.rv_axial * rv_ax, ca * rv_ax), (self.sep - g.rv_offset, cs * rv_rad),
+        dist_rv = ellipsoid_distance([(self.ax - g.rv_axial * rv_ax, ca * rv_ax), (self.sep - g.rv_offset, cs * rv_rad),
                                        (self.tan, ct * rv_rad)])
         rv_half = case.rv_wall_mm * rv_wall_scale / 2.0
         rv_below = np.clip(0.5 + ((g.lb - 5.0) * rv_ax - self.ax) / hf, 0.0, 1.0)
@@ -180,7 +173,7 @@ class HeartSampler:
         la_wall_scale = 1.0 + LA_THICKENING * p_atrium
         la_shrink = la_wall_scale ** -0.5
         la_ax_semi = (g.la_semi[0] + pull / 2.0) * la_shrink
-        dist_la = _ellipsoid_distance([(self.ax - (g.la_axial - pull / 2.0), la_ax_semi),
+        dist_la = ellipsoid_distance([(self.ax - (g.la_axial - pull / 2.0), la_ax_semi),
                                        (np.hypot(self.lat - g.la_offset[0], self.ant - g.la_offset[1]),
                                         g.la_semi[1] * la_shrink)])
         la_half = LA_WALL_MM * la_wall_scale / 2.0
@@ -204,13 +197,6 @@ class HeartSampler:
         n = self.case.grid
         f3 = (self.case.voxel_mm / self.hf) ** 3
         return (np.bincount(self.voxel, weights=values, minlength=n**3) / f3).reshape(n, n, n)
-
-
-def lv_rest_centroid(case: TorsoCase) -> np.ndarray:
-    """Centroid (mm) of the end-diastolic LV wall, weighted by wall occupancy (geometry, not uptake)."""
-    sampler = HeartSampler(case)
-    wall = sampler.structures_at(0.0, at_rest=True)["lv_wall"]
-    return (sampler.xyz * wall[:, None]).sum(axis=0) / wall.sum()
 
 
 @dataclass

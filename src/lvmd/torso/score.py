@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .anatomy import layout
+from .anatomy import gut_loops, layout
 from .case import TorsoCase
 from .render import heart_geometry
 
@@ -85,8 +85,6 @@ def structure_at(case: TorsoCase, point_vox) -> str:
         d = float(solid.signed_distance(*p))
         if d < best:
             best, name = d, solid.name
-    from .anatomy import gut_loops
-
     for loop in gut_loops(case):
         d = float(loop.signed_distance(*p))
         if d < best:
