@@ -4,11 +4,11 @@ The beating heart (LV, RV crescent, left atrium, blood pools) is evaluated on a 
 several instants per gate and averaged into each gate (gate g covers [g/T, (g+1)/T) of R-R), so partial volume and
 within-gate motion are both integrated. The static anatomy (:mod:`.anatomy`) is painted once.
 
-The LV wall point at axial fraction ``rho`` and anatomical angle ``theta`` follows its own systolic pulse ``p``
-(0 -> 1 -> 0): wall thickness x (1 + k p), the axial position of everything towards the fixed apex x (1 - e p) (the
-base descends ``descent_mm`` at p = 1), and the mid-wall radius x 1 / ((1 + k p)(1 - e p)), which keeps the
-myocardial volume -- hence the LV's counts -- constant over the cycle. The pulse at each sample point is taken at the
-point's current position (an Eulerian approximation that is exact for uniform timing and close for smooth delays).
+The LV wall element at axial fraction ``rho`` and anatomical angle ``theta`` follows its own systolic pulse ``p``
+(0 -> 1 -> 0): its thickness x (1 + k p), its axial length x (1 - e p) (integrated from the fixed apex along each
+meridian, so the base descends ``descent_mm`` when the whole meridian contracts) and its mid-wall radius
+x 1 / ((1 + k p)(1 - e p)), which keeps the myocardial volume -- hence the LV's counts -- constant over the cycle.
+Each sample point is mapped back to the wall material now there, which carries its own timing, viability and uptake.
 
 Above the base, the left atrium rides on the atrioventricular plane (it is pulled towards the apex while the base
 descends) and contracts in late diastole: valve-plane activity in anti-phase with the ventricle.
