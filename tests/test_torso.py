@@ -430,3 +430,14 @@ def test_fixed_acceptance_cases_are_what_they_claim():
         assert rendered.gut_ratio == pytest.approx(overrides["gut_ratio"], rel=0.02)
         if overrides["gut_ratio"]:
             assert rendered.gut_gap_mm == pytest.approx(overrides["gut_gap_mm"], abs=0.3)
+
+
+@ENGINE
+def test_engine_flags_a_clipped_export():
+    case = random_case(1430, pattern="synchronous", gut_ratio=2.0, gut_gap_mm=30.0, export_ceiling=255, **HIGH_COUNTS)
+    study, _ = short_axis_study(case)
+    from lvmd.phase import analyze_study
+
+    result = analyze_study(study)
+    warnings = " ".join(str(w) for w in (getattr(result, "qc", None) or {}).get("warnings", []))
+    assert "clip" in warnings.lower() or "satur" in warnings.lower()
