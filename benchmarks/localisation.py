@@ -95,7 +95,10 @@ def summarise(df: pd.DataFrame, wall_s: float) -> str:
     ok = int(df["localised"].sum())
     lines.append(f"\nLOCALISATION success (centre <= 1 cm and axis <= 10 deg): {ok}/{n} = {100.0 * ok / n:.1f} % "
                  "(target >= 98 %)")
-    lines.append(f"  centre error mm: {_stats(df['centre_err_mm'])}; axis error deg: {_stats(df['axis_err_deg'])}")
+    lines.append(f"  centre error mm (to the LV's centre zone on the true axis): {_stats(df['centre_err_mm'])}; "
+                 f"axis error deg: {_stats(df['axis_err_deg'])}")
+    lines.append(f"  offset from the wall centroid, mm: radial {_stats(df['centre_radial_mm'])}; "
+                 f"axial (+ towards the apex) median {df['centre_axial_mm'].median():+.1f}")
     failed = df[~df["localised"].astype(bool)]
     if len(failed):
         lines.append("  failures by cause:")

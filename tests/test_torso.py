@@ -16,7 +16,8 @@ from lvmd.torso.acquire import detector_angles, transaxial_volume
 from lvmd.torso.anatomy import MU_BONE, MU_LUNG, MU_SOFT, diaphragm_levels, gut_loops, layout
 from lvmd.torso.bench import run_case
 from lvmd.torso.render import HeartSampler, gate_times, pulse
-from lvmd.torso.score import localisation_errors, phase_mean, phase_sd, psd_tolerance, structure_at
+from lvmd.torso.score import (distance_to_segment, localisation_errors, phase_mean, phase_sd, psd_tolerance,
+                              structure_at)
 
 QUIET = dict(liver_activity=0.0, spleen_activity=0.0, kidney_activity=0.0, gut_ratio=0.0, lung_activity=0.0,
              background_activity=0.02, blood_activity=0.05)
@@ -358,14 +359,20 @@ def test_phase_metrics_unwrap_at_the_largest_gap():
 
 def test_localisation_errors_measure_centre_and_axis():
     case = TorsoCase()
-    u = case.apex_direction
-    off = localisation_errors(case, case.centre_vox + 1.0 * u, u)
-    assert off["centre_err_mm"] == pytest.approx(case.voxel_mm) and off["centre_axial_mm"] == pytest.approx(6.8)
-    assert off["localised"]
+    u, h = case.apex_direction, case.voxel_mm
+    midpoint, cavity = case.centre_zone_mm
+    assert distance_to_segment(case.centre_mm, case.centre_zone_mm) < 0.5  # the wall centroid is in the zone
+    assert 5.0 < (midpoint - cavity) @ u < 25.0  # the long-axis midpoint is apical of the cavity centroid
+    on_axis = localisation_errors(case, case.centre_vox + 5.0 / h * u, u)
+    assert on_axis["centre_err_mm"] < 0.5 and on_axis["centre_axial_mm"] == pytest.approx(5.0) and on_axis["localised"]
+    lat = case.display_frame[0]
+    off = localisation_errors(case, case.to_voxel(case.centre_mm + 12.0 * lat), u)
+    assert off["centre_err_mm"] == pytest.approx(12.0, abs=0.5) and off["centre_radial_mm"] == pytest.approx(12.0)
+    assert not off["localised"]
+    basal = localisation_errors(case, case.to_voxel(cavity - 15.0 * u), u)
+    assert basal["centre_err_mm"] == pytest.approx(15.0, abs=0.01) and not basal["localised"]
     flipped = localisation_errors(case, case.centre_vox, -u)
     assert flipped["axis_err_deg"] == pytest.approx(180.0) and not flipped["localised"]
-    far = localisation_errors(case, case.centre_vox + np.array([0.0, 0.0, -2.0]), u)
-    assert not far["localised"]
 
 
 def test_run_case_records_failures_instead_of_raising():

@@ -58,14 +58,28 @@ def psd_tolerance(true_psd: float) -> float:
     return max(4.0, 0.12 * true_psd)
 
 
+def distance_to_segment(point, ends) -> float:
+    """Distance from a point to the segment between two points."""
+    p, a, b = (np.asarray(v, float) for v in (point, *ends))
+    t = np.clip((p - a) @ (b - a) / max(float((b - a) @ (b - a)), 1e-12), 0.0, 1.0)
+    return float(np.linalg.norm(p - a - t * (b - a)))
+
+
 def localisation_errors(case: TorsoCase, centre_vox, apex_direction) -> dict:
-    """Centre error (mm: total, perpendicular to the true axis, along it) and axis error (degrees) of a result."""
+    """Centre error (mm) and axis error (degrees) of a result, in object voxel coordinates.
+
+    ``centre_err_mm`` is the distance to the LV's centre zone (:attr:`TorsoCase.centre_zone_mm`: the stretch of the
+    true axis between the long-axis midpoint and the cavity centroid, where the usual definitions of the LV centre
+    lie); the radial (off the true axis) and axial parts of the offset from the wall's centroid are reported too.
+    """
     h = case.voxel_mm
-    delta = (np.asarray(centre_vox, float) - case.centre_vox) * h
+    point = (np.asarray(centre_vox, float) - (case.grid - 1) / 2.0) * h
+    delta = point - case.centre_mm
     u = case.apex_direction
     along = float(delta @ u)
-    out = {"centre_err_mm": float(np.linalg.norm(delta)), "centre_radial_mm": float(np.linalg.norm(delta - along * u)),
-           "centre_axial_mm": along, "axis_err_deg": float("nan")}
+    out = {"centre_err_mm": distance_to_segment(point, case.centre_zone_mm),
+           "centre_radial_mm": float(np.linalg.norm(delta - along * u)), "centre_axial_mm": along,
+           "axis_err_deg": float("nan")}
     if apex_direction is not None:
         a = np.asarray(apex_direction, float)
         cos = float(a @ u / np.linalg.norm(a))
