@@ -17,35 +17,28 @@ CENTRE_TOLERANCE_MM = 10.0
 AXIS_TOLERANCE_DEG = 10.0
 
 
-def _rotate_to_gap(phases_deg: np.ndarray) -> tuple[np.ndarray, float]:
-    """Phases shifted so that the largest empty arc of the circle sits at the 0/360 wrap, and the shift."""
-    p = np.sort(np.asarray(phases_deg, float) % 360.0)
-    if p.size == 0:
-        return p, 0.0
+def _unwrapped(phases_deg) -> tuple[np.ndarray, float]:
+    """Finite phases shifted so that the largest empty arc of the circle sits at the 0/360 wrap, and the shift."""
+    phases = np.asarray(phases_deg, float)
+    phases = phases[np.isfinite(phases)] % 360.0
+    if phases.size == 0:
+        return phases, float("nan")
+    p = np.sort(phases)
     gaps = np.diff(np.concatenate([p, [p[0] + 360.0]]))
-    k = int(np.argmax(gaps))
-    start = p[(k + 1) % p.size]  # first phase after the largest gap
-    return (np.asarray(phases_deg, float) - start) % 360.0, start
+    start = p[(int(np.argmax(gaps)) + 1) % p.size]  # first phase after the largest gap
+    return (phases - start) % 360.0, float(start)
 
 
 def phase_sd(phases_deg) -> float:
     """Phase standard deviation (degrees) after rotating the largest empty arc to the wrap (population SD)."""
-    phases = np.asarray(phases_deg, float)
-    phases = phases[np.isfinite(phases)]
-    if phases.size == 0:
-        return float("nan")
-    shifted, _ = _rotate_to_gap(phases)
-    return float(shifted.std())
+    shifted, start = _unwrapped(phases_deg)
+    return float(shifted.std()) if shifted.size else float("nan")
 
 
 def phase_mean(phases_deg) -> float:
     """Mean phase (degrees, [0, 360)) with the same unwrapping as :func:`phase_sd`."""
-    phases = np.asarray(phases_deg, float)
-    phases = phases[np.isfinite(phases)]
-    if phases.size == 0:
-        return float("nan")
-    shifted, start = _rotate_to_gap(phases)
-    return float((shifted.mean() + start) % 360.0)
+    shifted, start = _unwrapped(phases_deg)
+    return float((shifted.mean() + start) % 360.0) if shifted.size else float("nan")
 
 
 def angle_difference(a, b) -> float:
