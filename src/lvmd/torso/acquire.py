@@ -15,13 +15,14 @@ import numpy as np
 from scipy import ndimage
 
 from ..io.spect import GatedSpect
-from ..scanner.projections import Projections, import_pytomography, write_projections
+from ..scanner.projections import import_pytomography, write_projections
 from ..scanner.recon import butterworth, make_geometry
 from .case import ShortAxisTruth, TorsoCase
 from .render import Rendered, render
 
 SCATTER_KERNEL_MM = 30.0  # SD of the broad scatter kernel in the projection plane
 NOISE_EQUIVALENT_FRACTION = 0.045  # image-domain noise: see transaxial_volume
+SLAB_MARGIN = 6  # planes kept around the heart when projecting it alone (collimator blur across planes)
 
 
 def gate_weights(case: TorsoCase) -> np.ndarray:
@@ -53,16 +54,39 @@ def project(case: TorsoCase, rendered: Rendered | None = None) -> np.ndarray:
 
     rendered = rendered if rendered is not None else render(case)
     n = case.grid
-    object_meta, proj_meta = make_geometry((n, n, n), case.voxel_mm, detector_angles(case), case.radius_mm)
-    transforms = []
-    if case.attenuation:
-        transforms.append(SPECTAttenuationTransform(attenuation_map=torch.tensor(rendered.mu)))
+    psf = None
     if case.collimator:
-        transforms.append(SPECTPSFTransform(get_psfmeta_from_scanner_params(
-            case.collimator, 140.5, intrinsic_resolution_140keV=case.intrinsic_fwhm_mm / 10.0)))
-    system = SPECTSystemMatrix(transforms, [], object_meta, proj_meta)
-    with torch.no_grad():
-        primary = np.stack([system.forward(torch.tensor(a)).cpu().numpy() for a in rendered.activity])
+        psf = get_psfmeta_from_scanner_params(case.collimator, 140.5,
+                                              intrinsic_resolution_140keV=case.intrinsic_fwhm_mm / 10.0)
+
+    def system_for(z: slice):
+        """System matrix of the axial slab ``z`` (photons travel within transaxial planes; the collimator response
+        blurs across planes, hence the slab's margin)."""
+        nz = z.stop - z.start
+        object_meta, proj_meta = make_geometry((n, n, nz), case.voxel_mm, detector_angles(case), case.radius_mm)
+        transforms = []
+        if case.attenuation:
+            transforms.append(SPECTAttenuationTransform(attenuation_map=torch.tensor(rendered.mu[..., z])))
+        if psf is not None:
+            transforms.append(SPECTPSFTransform(psf))
+        return SPECTSystemMatrix(transforms, [], object_meta, proj_meta)
+
+    # projection is linear: the static anatomy once over the whole grid, the beating heart per gate over its slab
+    beating = rendered.activity - rendered.static[None]
+    planes = np.flatnonzero(np.abs(beating).max(axis=(0, 1, 2)) > 0)
+    slab = slice(max(int(planes.min()) - SLAB_MARGIN, 0), min(int(planes.max()) + 1 + SLAB_MARGIN, n))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # one case per core: torch's intra-op threads thrash on a shared machine
+    try:
+        with torch.no_grad():
+            primary = np.repeat(system_for(slice(0, n)).forward(torch.tensor(rendered.static)).cpu().numpy()[None],
+                                case.gates, axis=0)
+            heart_system = system_for(slab)
+            for g, volume in enumerate(beating):
+                primary[g, :, :, slab] += heart_system.forward(torch.tensor(np.ascontiguousarray(volume[..., slab]))
+                                                               ).cpu().numpy()
+    finally:
+        torch.set_num_threads(threads)
     sigma = SCATTER_KERNEL_MM / case.voxel_mm
     scatter = ndimage.gaussian_filter(primary, (0, 0, sigma, sigma), mode="constant")
     expected = primary + case.scatter_fraction / (1.0 - case.scatter_fraction) * scatter
@@ -77,13 +101,6 @@ def write_projection_file(case: TorsoCase, path: str | Path, rendered: Rendered 
     path = Path(path)
     write_projections(path, project(case, rendered), detector_angles(case), case.voxel_mm, case.radius_mm)
     return path
-
-
-def projections_object(case: TorsoCase, counts: np.ndarray) -> Projections:
-    """The simulated counts as a :class:`lvmd.scanner.Projections` (no file), with the case's geometry."""
-    n = case.grid
-    object_meta, proj_meta = make_geometry((n, n, n), case.voxel_mm, detector_angles(case), case.radius_mm)
-    return Projections(np.asarray(counts, np.float32), object_meta, proj_meta, True, "torso")
 
 
 def transaxial_volume(case: TorsoCase, rendered: Rendered | None = None) -> np.ndarray:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .case import TorsoCase
+from .case import TorsoCase, ellipsoid_distance
 
 MU_SOFT = 0.15  # 1/cm at 140 keV (water 0.154)
 MU_LUNG = 0.05
@@ -47,9 +47,7 @@ class Solid:
             terms = [(dx, self.size[0]), (dy, self.size[1])]
         else:
             terms = [(dx, self.size[0]), (dy, self.size[1]), (z - self.centre[2], self.size[2])]
-        s = np.sqrt(sum((d / r) ** 2 for d, r in terms))
-        grad = np.sqrt(sum((d / r**2) ** 2 for d, r in terms)) / np.maximum(s, 1e-9)
-        return (s - 1.0) / np.maximum(grad, 1e-9)
+        return ellipsoid_distance(terms)
 
     def occupancy(self, x, y, z, voxel_mm: float) -> np.ndarray:
         """Fraction of each voxel inside the solid (linear ramp one voxel wide across the surface)."""

@@ -114,21 +114,19 @@ def run_case(case: TorsoCase, path: str = "projections", workdir: str | Path | N
 
 def _score_localisation(case, reorientation, sa_truth, result) -> dict:
     out = {"centre_err_mm": np.nan, "centre_radial_mm": np.nan, "centre_axial_mm": np.nan, "axis_err_deg": np.nan,
-           "localised": False, "landed_in": ""}
+           "localised": False, "landed_in": "", "engine_centre_vox": "", "engine_axis": ""}
     if reorientation is not None:
         out.update(localisation_errors(case, reorientation.centre, reorientation.apex_direction))
+        out["engine_centre_vox"] = " ".join(f"{v:.2f}" for v in np.asarray(reorientation.centre, float))
+        out["engine_axis"] = " ".join(f"{v:.4f}" for v in np.asarray(reorientation.apex_direction, float))
         if not out["localised"]:
             out["landed_in"] = structure_at(case, reorientation.centre)
     elif sa_truth is not None and result is not None:
         centre = _short_axis_centre(result)
         if centre is not None:
-            delta = (centre - sa_truth.centre) * case.voxel_mm
-            out.update(centre_err_mm=float(np.linalg.norm(delta)), centre_radial_mm=float(np.hypot(*delta[1:])),
-                       centre_axial_mm=float(delta[0]))
-            # the short-axis path is given the true axis: success is the LV found in-plane
-            out["localised"] = bool(out["centre_radial_mm"] <= 10.0)
+            point = sa_truth.origin_mm + case.voxel_mm * centre @ sa_truth.axes_mm
+            out.update(localisation_errors(case, case.to_voxel(point), None))
             if not out["localised"]:
-                point = sa_truth.origin_mm + case.voxel_mm * centre @ sa_truth.axes_mm
                 out["landed_in"] = structure_at(case, case.to_voxel(point))
     return out
 

@@ -4,11 +4,11 @@ The beating heart (LV, RV crescent, left atrium, blood pools) is evaluated on a 
 several instants per gate and averaged into each gate (gate g covers [g/T, (g+1)/T) of R-R), so partial volume and
 within-gate motion are both integrated. The static anatomy (:mod:`.anatomy`) is painted once.
 
-The LV wall point at axial fraction ``rho`` and anatomical angle ``theta`` follows its own systolic pulse ``p``
-(0 -> 1 -> 0): wall thickness x (1 + k p), the axial position of everything towards the fixed apex x (1 - e p) (the
-base descends ``descent_mm`` at p = 1), and the mid-wall radius x 1 / ((1 + k p)(1 - e p)), which keeps the
-myocardial volume -- hence the LV's counts -- constant over the cycle. The pulse at each sample point is taken at the
-point's current position (an Eulerian approximation that is exact for uniform timing and close for smooth delays).
+The LV wall element at axial fraction ``rho`` and anatomical angle ``theta`` follows its own systolic pulse ``p``
+(0 -> 1 -> 0): its thickness x (1 + k p), its axial length x (1 - e p) (integrated from the fixed apex along each
+meridian, so the base descends ``descent_mm`` when the whole meridian contracts) and its mid-wall radius
+x 1 / ((1 + k p)(1 - e p)), which keeps the myocardial volume -- hence the LV's counts -- constant over the cycle.
+Each sample point is mapped back to the wall material now there, which carries its own timing, viability and uptake.
 
 Above the base, the left atrium rides on the atrioventricular plane (it is pulled towards the apex while the base
 descends) and contracts in late diastole: valve-plane activity in anti-phase with the ventricle.
@@ -22,9 +22,10 @@ import numpy as np
 from scipy import ndimage
 
 from .anatomy import MU_SOFT, Solid, gut_loops, layout
-from .case import TorsoCase
+from .case import TorsoCase, base_tilt_offset, ellipsoid_distance
 
 SUPERSAMPLE = 2
+MERIDIANS = 72
 SAMPLES_PER_CYCLE = 32
 RV_THICKENING, RV_SHORTENING = 0.4, 0.2
 LA_WALL_MM, LA_THICKENING, LA_GAP_MM = 3.0, 0.6, 4.0
@@ -79,13 +80,6 @@ def heart_geometry(case: TorsoCase) -> HeartGeometry:
                          la_semi=(1.1 * la_radius, la_radius))
 
 
-def _ellipsoid_distance(terms) -> np.ndarray:
-    """Approximate signed distance to an axis-aligned ellipsoid from [(offset, semi-axis), ...]."""
-    s = np.sqrt(sum((d / r) ** 2 for d, r in terms))
-    grad = np.sqrt(sum((d / r**2) ** 2 for d, r in terms)) / np.maximum(s, 1e-9)
-    return (s - 1.0) / np.maximum(grad, 1e-9)
-
-
 class HeartSampler:
     """Sub-voxel sample points around the heart with their time-independent LV-frame attributes."""
 
@@ -115,13 +109,13 @@ class HeartSampler:
         ax = rel @ (-u)
         lat, ant = rel @ lat_d, rel @ ant_d
         # keep points that can ever hold heart activity (LV, RV, LA and cavities, with the motion margins)
-        dist_lv = _ellipsoid_distance([(ax - g.c_mid, g.c_mid), (np.hypot(lat, ant), g.a_mid)])
+        dist_lv = ellipsoid_distance([(ax - g.c_mid, g.c_mid), (np.hypot(lat, ant), g.a_mid)])
         keep = (dist_lv < case.wall_mm * 1.5 + 12.0) & (ax < g.lb + 15.0)
         sep, tan = rel @ (-lat_a), rel @ ant_a
-        dist_rv = _ellipsoid_distance([(ax - g.rv_axial, g.rv_semi[0]), (sep - g.rv_offset, g.rv_semi[1]),
+        dist_rv = ellipsoid_distance([(ax - g.rv_axial, g.rv_semi[0]), (sep - g.rv_offset, g.rv_semi[1]),
                                        (tan, g.rv_semi[2])])
         keep |= (dist_rv < case.rv_wall_mm + 10.0) & (ax < g.lb + 10.0)
-        dist_la = _ellipsoid_distance([(ax - g.la_axial, g.la_semi[0]),
+        dist_la = ellipsoid_distance([(ax - g.la_axial, g.la_semi[0]),
                                        (np.hypot(lat - g.la_offset[0], ant - g.la_offset[1]), g.la_semi[1])])
         keep |= dist_la < LA_WALL_MM + case.descent_mm + 6.0
         self.xyz = rel[keep] + case.apex_mm
@@ -131,30 +125,59 @@ class HeartSampler:
         self.sep, self.tan = sep[keep], tan[keep]
         theta = np.degrees(np.arctan2(self.ant, self.lat)) % 360.0
         self.theta_anat = (theta - case.roll_deg) % 360.0
-        self.rho = np.clip(self.ax / g.lb, 0.0, 1.0)
-        self.onset = case.onset_fraction_at(self.rho, self.theta_anat)
-        viability = case.viability_at(self.rho, self.theta_anat)
-        self.k = case.thickening * viability
-        self.eps = case.descent_mm / g.lb * viability
-        self.uptake = case.uptake_at(self.rho, self.theta_anat)
-        self.tilt = -0.5 * case.base_tilt_mm * np.cos(np.radians(self.theta_anat - 150.0))
-        ring = np.arange(0.0, 360.0, 10.0)
-        self.base_onsets = case.onset_fraction_at(np.ones_like(ring), ring)
-        self.base_viability = case.viability_at(np.ones_like(ring), ring)
+        self.tilt = base_tilt_offset(case.base_tilt_mm, self.theta_anat)
+        # wall properties carried by the material, tabulated on the bullseye (rho x anatomical theta)
+        rho_t, theta_t = np.meshgrid(np.linspace(0.0, 1.0, 101), np.arange(0.0, 361.0), indexing="ij")
+        self.tables = np.stack([case.onset_fraction_at(rho_t, theta_t), case.viability_at(rho_t, theta_t),
+                                case.uptake_at(rho_t, theta_t)])
+        # longitudinal shortening is integrated along each meridian (MERIDIANS bins of theta)
+        self.nodes = np.linspace(0.0, g.lb + case.base_tilt_mm + 5.0, 96)
+        centres = (np.arange(MERIDIANS) + 0.5) * 360.0 / MERIDIANS
+        node_rho, node_theta = np.meshgrid(np.clip(self.nodes / g.lb, 0.0, 1.0), centres, indexing="ij")
+        self.node_onset = case.onset_fraction_at(node_rho, node_theta)
+        self.node_eps = case.descent_mm / g.lb * case.viability_at(node_rho, node_theta)
+        meridian = (self.theta_anat * MERIDIANS / 360.0).astype(int) % MERIDIANS
+        self.meridians = [np.flatnonzero(meridian == m) for m in range(MERIDIANS)]
         self.rv_onset = float(case.onset_fraction_at(0.5, 180.0))
+
+    def material_axial(self, t: float) -> tuple[np.ndarray, float]:
+        """Axial position (from the apex, at rest) of the material now at each sample point, and the mean descent of
+        the base (mm). Along each meridian a wall element at rest position s moves to
+        ``integral_0^s (1 - e p(s', t)) ds'``: the apex stays, each segment shortens with its own pulse."""
+        lam = 1.0 - self.node_eps * pulse(t, self.node_onset, self.case.systole_fraction)
+        step = np.diff(self.nodes)[:, None]
+        current = np.concatenate([np.zeros((1, MERIDIANS)), np.cumsum(0.5 * (lam[1:] + lam[:-1]) * step, axis=0)])
+        ax0 = self.ax.copy()
+        for m, idx in enumerate(self.meridians):
+            inside = np.interp(self.ax[idx], current[:, m], self.nodes)
+            beyond = self.nodes[-1] + self.ax[idx] - current[-1, m]  # above the wall nothing shortens
+            ax0[idx] = np.where(self.ax[idx] < 0.0, self.ax[idx],
+                                np.where(self.ax[idx] > current[-1, m], beyond, inside))
+        lb = self.geom.lb
+        descent = lb - np.array([np.interp(lb, self.nodes, current[:, m]) for m in range(MERIDIANS)])
+        return ax0, float(descent.mean())
+
+    def wall_properties(self, ax0: np.ndarray) -> np.ndarray:
+        """(onset, viability, uptake) of the material at rest axial positions ``ax0`` (bilinear in the tables)."""
+        rows = np.clip(ax0 / self.geom.lb, 0.0, 1.0) * 100.0
+        coords = np.stack([rows, self.theta_anat])
+        return np.stack([ndimage.map_coordinates(tab, coords, order=1, mode="nearest") for tab in self.tables])
 
     def structures_at(self, t: float, at_rest: bool = False) -> dict:
         """Occupancies of each structure at instant ``t`` (fraction of R-R) on the sample points."""
         case, g, hf = self.case, self.geom, self.hf
-        p = np.zeros_like(self.ax) if at_rest else pulse(t, self.onset, case.systole_fraction)
-        s_ax = 1.0 - self.eps * p
-        s_wall = 1.0 + self.k * p
-        s_rad = 1.0 / (s_wall * s_ax)
+        ax0, descent = (self.ax, 0.0) if at_rest else self.material_axial(t)
+        onset, viability, uptake = self.wall_properties(ax0)
+        p = np.zeros_like(ax0) if at_rest else pulse(t, onset, case.systole_fraction)
+        s_ax = 1.0 - case.descent_mm / g.lb * viability * p
+        s_wall = 1.0 + case.thickening * viability * p
+        s_rad = 1.0 / (s_wall * s_ax)  # incompressible: thicker wall, shorter segment, smaller radius
+        # the local deformed mid-wall: an ellipsoid scaled by s_ax along the axis (apex fixed) and s_rad across it,
+        # evaluated at the material's own axial coordinate
         c = g.c_mid * s_ax
-        dist = _ellipsoid_distance([(self.ax - c, c), (self.radius, g.a_mid * s_rad)])
+        dist = ellipsoid_distance([(ax0 * s_ax - c, c), (self.radius, g.a_mid * s_rad)])
         half = case.wall_mm * s_wall / 2.0
-        base = (g.lb + self.tilt) * s_ax
-        below_base = np.clip(0.5 + (base - self.ax) / hf, 0.0, 1.0)
+        below_base = np.clip(0.5 + (g.lb + self.tilt - ax0) * s_ax / hf, 0.0, 1.0)
         lv_wall = np.clip(0.5 + (half - np.abs(dist)) / hf, 0.0, 1.0) * below_base
         lv_cavity = np.clip(0.5 + (-half - dist) / hf, 0.0, 1.0) * below_base
         outside_lv = np.clip(0.5 + (dist - half) / hf, 0.0, 1.0)
@@ -164,37 +187,33 @@ class HeartSampler:
         rv_wall_scale = 1.0 + RV_THICKENING * p_rv
         rv_rad = 1.0 / (rv_wall_scale * rv_ax)
         ca, cs, ct = g.rv_semi
-        dist_rv = _ellipsoid_distance([(self.ax - g.rv_axial * rv_ax, ca * rv_ax), (self.sep - g.rv_offset, cs * rv_rad),
+        dist_rv = ellipsoid_distance([(self.ax - g.rv_axial * rv_ax, ca * rv_ax), (self.sep - g.rv_offset, cs * rv_rad),
                                        (self.tan, ct * rv_rad)])
         rv_half = case.rv_wall_mm * rv_wall_scale / 2.0
         rv_below = np.clip(0.5 + ((g.lb - 5.0) * rv_ax - self.ax) / hf, 0.0, 1.0)
         rv_wall = np.clip(0.5 + (rv_half - np.abs(dist_rv)) / hf, 0.0, 1.0) * rv_below * outside_lv
         rv_cavity = np.clip(0.5 + (-rv_half - dist_rv) / hf, 0.0, 1.0) * rv_below * outside_lv
         # LA: pulled towards the apex by the mean basal descent; contracts in late diastole
-        if at_rest:
-            p_base, p_atrium = 0.0, 0.0
-        else:
-            p_base = float(np.mean(self.base_viability * pulse(t, self.base_onsets, case.systole_fraction)))
-            p_atrium = float(pulse(t, ATRIAL_CENTRE - ATRIAL_LENGTH / 2.0, ATRIAL_LENGTH))
-        pull = case.descent_mm * p_base
+        p_atrium = 0.0 if at_rest else float(pulse(t, ATRIAL_CENTRE - ATRIAL_LENGTH / 2.0, ATRIAL_LENGTH))
+        pull = descent
         la_wall_scale = 1.0 + LA_THICKENING * p_atrium
         la_shrink = la_wall_scale ** -0.5
         la_ax_semi = (g.la_semi[0] + pull / 2.0) * la_shrink
-        dist_la = _ellipsoid_distance([(self.ax - (g.la_axial - pull / 2.0), la_ax_semi),
+        dist_la = ellipsoid_distance([(self.ax - (g.la_axial - pull / 2.0), la_ax_semi),
                                        (np.hypot(self.lat - g.la_offset[0], self.ant - g.la_offset[1]),
                                         g.la_semi[1] * la_shrink)])
         la_half = LA_WALL_MM * la_wall_scale / 2.0
         above_base = 1.0 - below_base
         la_wall = np.clip(0.5 + (la_half - np.abs(dist_la)) / hf, 0.0, 1.0) * above_base
         la_cavity = np.clip(0.5 + (-la_half - dist_la) / hf, 0.0, 1.0) * above_base
-        return {"lv_wall": lv_wall, "lv_cavity": lv_cavity, "rv_wall": rv_wall, "rv_cavity": rv_cavity,
+        return {"uptake": uptake, "lv_wall": lv_wall, "lv_cavity": lv_cavity, "rv_wall": rv_wall, "rv_cavity": rv_cavity,
                 "la_wall": la_wall, "la_cavity": la_cavity}
 
     def channels_at(self, t: float, at_rest: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """(LV myocardium activity, other heart activity) on the sample points at instant ``t``."""
         case = self.case
         occ = self.structures_at(t, at_rest)
-        lv = self.uptake * occ["lv_wall"]
+        lv = occ["uptake"] * occ["lv_wall"]
         blood = np.clip(occ["lv_cavity"] + occ["rv_cavity"] + occ["la_cavity"], 0.0, 1.0)
         other = case.rv_activity * occ["rv_wall"] + case.la_activity * occ["la_wall"] + case.blood_activity * blood
         return lv, other
@@ -206,19 +225,13 @@ class HeartSampler:
         return (np.bincount(self.voxel, weights=values, minlength=n**3) / f3).reshape(n, n, n)
 
 
-def lv_rest_centroid(case: TorsoCase) -> np.ndarray:
-    """Centroid (mm) of the end-diastolic LV wall, weighted by wall occupancy (geometry, not uptake)."""
-    sampler = HeartSampler(case)
-    wall = sampler.structures_at(0.0, at_rest=True)["lv_wall"]
-    return (sampler.xyz * wall[:, None]).sum(axis=0) / wall.sum()
-
-
 @dataclass
 class Rendered:
     """A rendered case: activity per gate, attenuation map, and what the bench measured on them."""
 
     activity: np.ndarray  # (T, X, Y, Z), relative concentration x voxel occupancy
     mu: np.ndarray  # (X, Y, Z) 1/cm
+    static: np.ndarray  # (X, Y, Z) the part of the activity that does not beat
     lv: np.ndarray  # (T, X, Y, Z) LV myocardium alone
     extracardiac_ratio: float  # apparent peak of everything outside the heart / apparent LV peak
     gut_ratio: float  # apparent peak of the gut loops / apparent LV peak
@@ -272,6 +285,7 @@ def render(case: TorsoCase) -> Rendered:
         gut_ratio = float(ndimage.gaussian_filter(gut_only, sigma).max()) / lv_peak
         gut_gap = float(loops[0].signed_distance(*case.epicardium(80, 144)["points"].T).min())
     extracardiac = float(ndimage.gaussian_filter(static, sigma).max()) / lv_peak
-    activity = (lv + other + static[None]).astype(np.float32)
-    return Rendered(activity, mu.astype(np.float32), lv, extracardiac, gut_ratio, gut_gap)
+    static = static.astype(np.float32)
+    activity = lv + other + static[None]
+    return Rendered(activity, mu.astype(np.float32), static, lv, extracardiac, gut_ratio, gut_gap)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .anatomy import layout
+from .anatomy import gut_loops, layout
 from .case import TorsoCase
 from .render import heart_geometry
 
@@ -17,35 +17,28 @@ CENTRE_TOLERANCE_MM = 10.0
 AXIS_TOLERANCE_DEG = 10.0
 
 
-def _rotate_to_gap(phases_deg: np.ndarray) -> tuple[np.ndarray, float]:
-    """Phases shifted so that the largest empty arc of the circle sits at the 0/360 wrap, and the shift."""
-    p = np.sort(np.asarray(phases_deg, float) % 360.0)
-    if p.size == 0:
-        return p, 0.0
+def _unwrapped(phases_deg) -> tuple[np.ndarray, float]:
+    """Finite phases shifted so that the largest empty arc of the circle sits at the 0/360 wrap, and the shift."""
+    phases = np.asarray(phases_deg, float)
+    phases = phases[np.isfinite(phases)] % 360.0
+    if phases.size == 0:
+        return phases, float("nan")
+    p = np.sort(phases)
     gaps = np.diff(np.concatenate([p, [p[0] + 360.0]]))
-    k = int(np.argmax(gaps))
-    start = p[(k + 1) % p.size]  # first phase after the largest gap
-    return (np.asarray(phases_deg, float) - start) % 360.0, start
+    start = p[(int(np.argmax(gaps)) + 1) % p.size]  # first phase after the largest gap
+    return (phases - start) % 360.0, float(start)
 
 
 def phase_sd(phases_deg) -> float:
     """Phase standard deviation (degrees) after rotating the largest empty arc to the wrap (population SD)."""
-    phases = np.asarray(phases_deg, float)
-    phases = phases[np.isfinite(phases)]
-    if phases.size == 0:
-        return float("nan")
-    shifted, _ = _rotate_to_gap(phases)
-    return float(shifted.std())
+    shifted, start = _unwrapped(phases_deg)
+    return float(shifted.std()) if shifted.size else float("nan")
 
 
 def phase_mean(phases_deg) -> float:
     """Mean phase (degrees, [0, 360)) with the same unwrapping as :func:`phase_sd`."""
-    phases = np.asarray(phases_deg, float)
-    phases = phases[np.isfinite(phases)]
-    if phases.size == 0:
-        return float("nan")
-    shifted, start = _rotate_to_gap(phases)
-    return float((shifted.mean() + start) % 360.0)
+    shifted, start = _unwrapped(phases_deg)
+    return float((shifted.mean() + start) % 360.0) if shifted.size else float("nan")
 
 
 def angle_difference(a, b) -> float:
@@ -58,14 +51,28 @@ def psd_tolerance(true_psd: float) -> float:
     return max(4.0, 0.12 * true_psd)
 
 
+def distance_to_segment(point, ends) -> float:
+    """Distance from a point to the segment between two points."""
+    p, a, b = (np.asarray(v, float) for v in (point, *ends))
+    t = np.clip((p - a) @ (b - a) / max(float((b - a) @ (b - a)), 1e-12), 0.0, 1.0)
+    return float(np.linalg.norm(p - a - t * (b - a)))
+
+
 def localisation_errors(case: TorsoCase, centre_vox, apex_direction) -> dict:
-    """Centre error (mm: total, perpendicular to the true axis, along it) and axis error (degrees) of a result."""
+    """Centre error (mm) and axis error (degrees) of a result, in object voxel coordinates.
+
+    ``centre_err_mm`` is the distance to the LV's centre zone (:attr:`TorsoCase.centre_zone_mm`: the stretch of the
+    true axis between the long-axis midpoint and the cavity centroid, where the usual definitions of the LV centre
+    lie); the radial (off the true axis) and axial parts of the offset from the wall's centroid are reported too.
+    """
     h = case.voxel_mm
-    delta = (np.asarray(centre_vox, float) - case.centre_vox) * h
+    point = (np.asarray(centre_vox, float) - (case.grid - 1) / 2.0) * h
+    delta = point - case.centre_mm
     u = case.apex_direction
     along = float(delta @ u)
-    out = {"centre_err_mm": float(np.linalg.norm(delta)), "centre_radial_mm": float(np.linalg.norm(delta - along * u)),
-           "centre_axial_mm": along, "axis_err_deg": float("nan")}
+    out = {"centre_err_mm": distance_to_segment(point, case.centre_zone_mm),
+           "centre_radial_mm": float(np.linalg.norm(delta - along * u)), "centre_axial_mm": along,
+           "axis_err_deg": float("nan")}
     if apex_direction is not None:
         a = np.asarray(apex_direction, float)
         cos = float(a @ u / np.linalg.norm(a))
@@ -85,8 +92,6 @@ def structure_at(case: TorsoCase, point_vox) -> str:
         d = float(solid.signed_distance(*p))
         if d < best:
             best, name = d, solid.name
-    from .anatomy import gut_loops
-
     for loop in gut_loops(case):
         d = float(loop.signed_distance(*p))
         if d < best:
