@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from . import __version__
-from ._atomic import atomic_dir, atomic_file, check_output_dir
+from ._atomic import atomic_dir, check_output_dir
 from .errors import LvmdError
 
 
@@ -64,119 +62,46 @@ def cmd_check(args) -> int:
 
 # -------------------------------------------------------------------------------------------------------- phantom
 def cmd_phantom(args) -> int:
-    from .io.spect import write_spect
-    from .phantom import make_phantom
+    from .phantom import make_phantom, write_phantom
 
-    out = Path(args.out)
-    if out.exists() and not args.force:
-        raise LvmdError(f"{out}: exists (use --force to replace it)")
     phantom = make_phantom(args.pattern, args.delay, gates=args.gates, peak_counts=args.counts, liver=args.liver,
-                           seed=args.seed)
-    study = phantom.simulate(out.name)
-    with atomic_file(out) as tmp:
-        write_spect(study, tmp if not tmp.name.endswith(".tmp") else tmp.with_name(tmp.name[:-4]))
-        produced = tmp.with_name(tmp.name[:-4]) if tmp.name.endswith(".tmp") else tmp
-        if produced != tmp:
-            os.replace(produced, tmp)
-    print(f"wrote {out} ({args.pattern}, {args.gates} gates, delay {args.delay:g} deg)")
+                           base_descent_mm=args.descent, seed=args.seed)
+    write_phantom(phantom, args.out, args.force)
+    print(f"wrote {args.out} ({args.pattern}, {args.gates} gates, delay {args.delay:g} deg)")
     return 0
 
 
 # ---------------------------------------------------------------------------------------------------------- phase
-STUDY_SUFFIXES = (".npz", ".nii", ".nii.gz", ".dcm")
+def _printable(text: str) -> str:
+    """User-supplied text (ids come from file names) with control characters replaced, for plain printing."""
+    return "".join(c if c.isprintable() else "?" for c in str(text))
 
 
-def _expand_studies(inputs: list[str]) -> list[Path]:
-    paths: list[Path] = []
-    for item in inputs:
-        p = Path(item)
-        if not p.exists():
-            raise LvmdError(f"{p}: file not found")
-        if p.is_dir():
-            inner = sorted(f for f in p.iterdir() if f.is_file() and f.name.lower().endswith(STUDY_SUFFIXES))
-            paths.extend(inner if inner and any(not f.name.lower().endswith(".dcm") for f in inner) else [p])
-        else:
-            paths.append(p)
-    return paths
+def _scanner_options(args) -> dict:
+    from .scanner import read_mu_map
 
-
-def _phase_job(args: tuple) -> tuple:
-    path, options, scanner = args
-    from .io.spect import read_spect
-    from .phase import analyze_study
-    from .scanner import from_projections, from_transaxial, is_raw_projection_file
-
-    scanner = dict(scanner)
-    transaxial = scanner.pop("transaxial")
-    try:
-        if is_raw_projection_file(Path(path)):
-            study = from_projections(path, **scanner).gated()
-        elif transaxial:
-            study = from_transaxial(read_spect(path), scanner["lv_centre"], scanner["axis_angles"]).gated()
-        else:
-            study = read_spect(path)
-        result = analyze_study(study, **options)
-        return ("ok", str(path), result.to_dict(), result.phase_map, result.perfusion_map, result.thickening_map,
-                result.samples)
-    except LvmdError as exc:
-        return ("error", str(path), str(exc))
+    return {"iterations": args.iterations, "subsets": args.subsets, "butterworth_order": args.butterworth_order,
+            "butterworth_cutoff": None if args.no_filter else args.butterworth_cutoff, "collimator": args.collimator,
+            "lv_centre": args.lv_centre, "axis_angles": args.axis_angles, "mask_radius_mm": args.mask_radius,
+            "attenuation_map": read_mu_map(args.mu_map)}
 
 
 def cmd_phase(args) -> int:
-    import numpy as np
-    import pandas as pd
+    from .batch import PhaseOptions, run_batch
 
-    studies = _expand_studies(args.inputs)
-    options = {"harmonics": args.harmonics, "bin_width": args.bin_width,
-               "centre": tuple(args.centre) if args.centre else None, "apex_slice": args.apex, "base_slice": args.base}
-    scanner = {"iterations": args.iterations, "subsets": args.subsets, "butterworth_order": args.butterworth_order,
-               "butterworth_cutoff": None if args.no_filter else args.butterworth_cutoff, "collimator": args.collimator,
-               "lv_centre": args.lv_centre, "axis_angles": args.axis_angles,
-               "attenuation_map": _read_mu_map(args.mu_map)}
-    jobs = [(p, options, {**scanner, "transaxial": args.transaxial}) for p in studies]
-    results = []
-    with atomic_dir(args.out, args.force) as tmp, _progress(args.quiet) as progress:
-        task = progress.add_task("phase analysis", total=len(jobs))
-        workers = min(args.jobs or os.cpu_count() or 1, len(jobs))
-        if workers > 1:
-            with ProcessPoolExecutor(workers) as pool:
-                for res in pool.map(_phase_job, jobs):
-                    results.append(res)
-                    progress.advance(task)
-        else:
-            for job in jobs:
-                results.append(_phase_job(job))
-                progress.advance(task)
-        rows, errors, seen = [], [], set()
-        for res in results:
-            if res[0] == "error":
-                errors.append({"input": res[1], "reason": res[2]})
-                continue
-            _, path, summary, phase, perfusion, thickening, samples = res
-            sid = summary["id"]
-            if sid in seen:
-                errors.append({"input": path, "reason": f"duplicate study id {sid}"})
-                continue
-            seen.add(sid)
-            (tmp / f"{sid}.json").write_text(json.dumps(summary, indent=2))
-            with open(tmp / f"{sid}_polarmaps.npz", "wb") as fh:
-                np.savez_compressed(fh, patient_id=np.array([sid]), phase=phase[None].astype(np.float32),
-                                    perfusion=perfusion[None].astype(np.float32),
-                                    thickening=thickening[None].astype(np.float32),
-                                    samples_rho=samples["rho"].to_numpy(), samples_theta_deg=samples["theta_deg"].to_numpy(),
-                                    samples_phase_deg=samples["phase_deg"].to_numpy())
-            rows.append({"id": sid, **{k: summary[k] for k in ("gates", "psd_deg", "pbw_deg", "peak_phase_deg",
-                                                                "mean_phase_deg", "entropy_pct", "skewness",
-                                                                "kurtosis", "latest_segment")}})
-        pd.DataFrame(rows, columns=["id", "gates", "psd_deg", "pbw_deg", "peak_phase_deg", "mean_phase_deg",
-                                    "entropy_pct", "skewness", "kurtosis", "latest_segment"]).to_csv(
-            tmp / "summary.csv", index=False)
-        if errors:
-            pd.DataFrame(errors).to_csv(tmp / "errors.csv", index=False)
-    for e in errors:
-        print(f"error: {e['reason']}", file=sys.stderr)
-    print(f"analysed {len(rows)} of {len(jobs)} studies -> {args.out}")
-    return 1 if errors else 0
+    options = PhaseOptions(args.harmonics, args.bin_width, tuple(args.centre) if args.centre else None, args.apex,
+                           args.base, args.mask_radius, args.transaxial, args.qc, _scanner_options(args))
+    with _progress(args.quiet) as progress:
+        task = progress.add_task("phase analysis", total=None)
+        result = run_batch(args.inputs, args.out, options, args.force, args.jobs,
+                           lambda done, total: progress.update(task, completed=done, total=total))
+    for sid, lines in result.warnings.items():
+        for line in lines:
+            print(f"warning: {_printable(sid)}: {_printable(line)}", file=sys.stderr)
+    for e in result.errors:
+        print(f"error: {_printable(e['reason'])}", file=sys.stderr)
+    print(f"analysed {len(result.rows)} of {result.total} studies -> {_printable(args.out)}")
+    return 1 if result.errors else 0
 
 
 # ------------------------------------------------------------------------------------------------------- simulate
@@ -466,80 +391,31 @@ def cmd_predict(args) -> int:
 
 
 # ---------------------------------------------------------------------------------------------------- reconstruct
-def _write_short_axis(study, out: Path) -> None:
-    """Write a short-axis study from scanner data (gated or, for a plain TOMO acquisition, one frame)."""
-    from types import SimpleNamespace
-
-    from .io.spect import write_spect
-
-    if study.counts.shape[0] >= 8:
-        write_spect(study.gated(), out)
-    elif out.name.lower().endswith(".dcm"):
-        raise LvmdError(f"{out}: a non-gated study can be written as .npz or .nii.gz only")
-    else:
-        write_spect(SimpleNamespace(counts=study.counts, spacing_mm=study.spacing_mm, study_id=study.study_id), out)
-
-
-def _read_mu_map(path: str | None):
-    """An attenuation map (1/cm) from npz (array ``mu``) or NIfTI; None when not given."""
-    if path is None:
-        return None
-    import numpy as np
-
-    p = Path(path)
-    if not p.is_file():
-        raise LvmdError(f"{p}: file not found")
-    try:
-        if p.name.lower().endswith(".npz"):
-            with np.load(p, allow_pickle=False) as z:
-                if "mu" not in z.files:
-                    raise LvmdError(f"{p}: missing array mu")
-                return z["mu"].astype(np.float32)
-        import nibabel as nib
-
-        return np.asarray(nib.load(str(p)).dataobj, dtype=np.float32)
-    except (OSError, ValueError) as exc:
-        raise LvmdError(f"{p}: not a readable attenuation map ({exc})") from None
-
-
 def cmd_reconstruct(args) -> int:
-    import matplotlib.pyplot as plt
+    from .scanner import check_reconstruction_outputs, from_projections, write_reconstruction
 
-    from .scanner import from_projections, qc_figure
-
-    out = Path(args.out)
-    if not out.name.lower().endswith((".npz", ".nii", ".nii.gz", ".dcm")):
-        raise LvmdError(f"{out}: output must end in .npz, .nii, .nii.gz or .dcm")
-    for target in [out] + ([Path(args.qc)] if args.qc else []):
-        if target.exists() and not args.force:
-            raise LvmdError(f"{target}: exists (use --force to replace it)")
-    mu = _read_mu_map(args.mu_map)
+    check_reconstruction_outputs(args.out, args.qc, args.force)
+    options = _scanner_options(args)
     with _progress(args.quiet) as progress:
         task = progress.add_task("OSEM per gate", total=None)
-        study = from_projections(args.projections, args.iterations, args.subsets, args.butterworth_order,
-                                 None if args.no_filter else args.butterworth_cutoff, args.collimator,
-                                 args.lv_centre, args.axis_angles, attenuation_map=mu,
-                                 progress=lambda done, total: progress.update(task, completed=done, total=total))
-    suffix = "".join(out.suffixes[-2:]) if out.name.lower().endswith(".nii.gz") else out.suffix
-    with atomic_file(out) as tmp:
-        named = tmp.with_name(tmp.name[: -len(".tmp" + suffix)] + ".part" + suffix)
-        _write_short_axis(study, named)
-        os.replace(named, tmp)
-    if args.qc:
-        fig = qc_figure(study)
-        with atomic_file(Path(args.qc)) as tmp:
-            fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
-        plt.close(fig)
+        study = from_projections(args.projections, progress=lambda done, total: progress.update(
+            task, completed=done, total=total), **options)
+    write_reconstruction(study, args.out, args.qc, args.force)
+    for line in study.qc["warnings"]:
+        print(f"warning: {_printable(line)}", file=sys.stderr)
     info = study.reorientation
     az, el = info.angles_deg
-    print(f"wrote {out}: {study.counts.shape[0]} gate(s), short axis {study.counts.shape[1:]} at "
-          f"{study.spacing_mm[0]:.2f} mm; LV centre (x, y, z) {tuple(round(v, 1) for v in info.centre)}, "
-          f"axis azimuth {az:.1f} deg, elevation {el:.1f} deg")
+    print(f"wrote {_printable(args.out)}: {study.counts.shape[0]} gate(s), short axis {study.counts.shape[1:]} at "
+          f"{study.spacing_mm[0]:.2f} mm; LV centre (x, y, z) {tuple(round(float(v), 1) for v in info.centre)}, "
+          f"axis azimuth {az:.1f} deg, elevation {el:.1f} deg; {info.localisation.method} localisation, "
+          f"confidence {info.localisation.confidence:.2f}")
     return 0
 
 
 # ------------------------------------------------------------------------------------------------------- parser
 def _add_recon_options(p) -> None:
+    p.add_argument("--mask-radius", type=float, metavar="MM", help="ignore activity farther than this from the LV "
+                   "(axis in short axis, centre in transaxial volumes)")
     p.add_argument("--iterations", type=int, default=3, help="OSEM iterations (paper: 3)")
     p.add_argument("--subsets", type=int, default=10, help="OSEM subsets (paper: 10)")
     p.add_argument("--butterworth-order", type=int, default=10, help="post-filter order (paper: 10)")
@@ -549,9 +425,9 @@ def _add_recon_options(p) -> None:
     p.add_argument("--mu-map", help="attenuation map on the reconstruction grid, 1/cm (.npz with array mu, or NIfTI) "
                    "for attenuation correction")
     p.add_argument("--lv-centre", type=float, nargs=3, metavar=("X", "Y", "Z"),
-                   help="manual LV centre in the transaxial volume (voxels)")
+                   help="operator's LV centre in the transaxial volume (voxels); always used")
     p.add_argument("--axis-angles", type=float, nargs=2, metavar=("AZIMUTH", "ELEVATION"),
-                   help="manual base-to-apex axis (degrees; see docs/data-format.md)")
+                   help="operator's base-to-apex axis (degrees; see docs/data-format.md); always used")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -568,12 +444,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("phantom", help="write a digital gated-SPECT phantom with a known activation pattern")
-    p.add_argument("--pattern", default="lbbb", choices=["synchronous", "lbbb", "anterior_late", "two_region"])
+    p.add_argument("--pattern", default="lbbb", help="synchronous, lbbb, anterior_late, two_region or "
+                   "two_region_step")
     p.add_argument("--delay", type=float, default=90.0, help="activation delay of the late region (deg)")
     p.add_argument("--gates", type=int, default=16, choices=[8, 16])
     p.add_argument("--counts", type=float, default=None, help="peak myocardial counts per voxel and gate (Poisson "
                    "noise); default noise-free")
     p.add_argument("--liver", action="store_true", help="add hot extracardiac activity under the heart")
+    p.add_argument("--descent", type=float, default=0.0, help="systolic descent of the base towards the apex (mm; "
+                   "real hearts 8-15)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="study file: .npz, .nii, .nii.gz or .dcm")
     p.add_argument("--force", action="store_true")
@@ -584,9 +463,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.add_argument("--harmonics", type=int, default=1, choices=[1, 2, 3])
     p.add_argument("--bin-width", type=float, default=6.0, help="histogram bin width (deg)")
-    p.add_argument("--centre", type=float, nargs=2, metavar=("ROW", "COL"), help="manual LV centre (voxels)")
-    p.add_argument("--apex", type=int, help="manual apex slice (0-based)")
-    p.add_argument("--base", type=int, help="manual base slice (0-based)")
+    p.add_argument("--centre", type=float, nargs=2, metavar=("ROW", "COL"),
+                   help="operator's LV axis position in the short-axis slices (voxels); always used")
+    p.add_argument("--apex", type=int, help="operator's apex slice (0-based); always used")
+    p.add_argument("--base", type=int, help="operator's base slice (0-based, last slice sampled); always used")
+    p.add_argument("--qc", action="store_true", help="also write <id>_qc.png: the sampled myocardium and base plane "
+                   "over short-axis, vertical and horizontal long-axis views")
     p.add_argument("--jobs", type=int, default=None, help="parallel processes (default: CPU count)")
     p.add_argument("--transaxial", action="store_true", help="inputs are reconstructed transaxial gated volumes "
                    "(RECON GATED TOMO): reorient them to short axis first")
