@@ -19,19 +19,22 @@ from .errors import LvmdError
 
 
 def _progress(quiet: bool):
-    """A rich progress bar (or a silent stand-in with the same small interface)."""
+    """A rich progress bar on a terminal (elsewhere, or with ``quiet``, a silent stand-in with the same interface,
+    so that a redirected stderr holds only messages); descriptions are never markup."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    if quiet:
+    console = _console(stderr=True)
+    if quiet or not console.is_terminal:
         return Progress(disable=True)
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    transient=False, console=_console(stderr=True))
+    return Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), transient=False, console=console)
 
 
 def _console(stderr: bool = False):
-    from rich.console import Console
+    """The console every command prints through: user text is shown literally (see :mod:`lvmd._console`)."""
+    from ._console import SafeConsole
 
-    return Console(stderr=stderr, highlight=False)
+    return SafeConsole(stderr=stderr)
 
 
 # ---------------------------------------------------------------------------------------------------------- check
@@ -684,16 +687,37 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``lvmd`` console script."""
+    """Entry point of the ``lvmd`` console script: one ``error:`` line and exit 2 on failure, never a traceback.
+
+    SIGTERM and SIGHUP raise inside the command like Ctrl-C, so every cleanup runs (exit 128 + signal). An
+    exception that is not an :class:`LvmdError` is a bug in lvmd: it is reported on one line too (exit 2), with
+    the traceback only when the environment sets ``LVMD_DEBUG=1``.
+    """
+    from ._atomic import Terminated, signals_raise
+    from ._console import print_error
+
     args = build_parser().parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        with signals_raise():
+            return int(args.func(args) or 0)
     except LvmdError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print_error(exc)
         return 2
     except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
+        print_error("interrupted")
         return 130
+    except Terminated as exc:
+        print_error(exc)
+        return 128 + exc.signum
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the reader left (e.g. `| head`)
+        return 141
+    except Exception as exc:
+        if os.environ.get("LVMD_DEBUG") == "1":
+            raise
+        print_error(f"internal error ({type(exc).__name__}: {exc}); this is a bug in lvmd, please report it "
+                    "(LVMD_DEBUG=1 shows the traceback)")
+        return 2
 
 
 if __name__ == "__main__":
