@@ -38,6 +38,7 @@ from ..phantom import bullseye_lookup, pattern_delay_map
 PATTERNS = ("synchronous", "lbbb", "anterior_late", "two_region", "random")
 SUPERIOR = np.array([0.0, 0.0, 1.0])
 POSTERIOR = np.array([0.0, 1.0, 0.0])
+APEX_CAP = 0.2  # the apical cap (rho below this) activates as one
 VIABLE_UPTAKE = (0.5, 0.7)  # uptake at or below the first value does not thicken; full thickening from the second
 
 
@@ -225,9 +226,18 @@ class TorsoCase:
     # --- regional timing and perfusion (anatomical angles) -------------------------------------------------------------
 
     def delay_deg_at(self, rho, theta_anat) -> np.ndarray:
-        """Activation delay (degrees of R-R) of the pattern plus dispersion at anatomical bullseye positions."""
+        """Activation delay (degrees of R-R) of the pattern plus dispersion at anatomical bullseye positions.
+
+        Within the apical cap (rho < ``APEX_CAP``) the delay blends smoothly into the mean delay of the cap's rim: the
+        apex is one point of muscle, activated at one time, whatever the pattern does around it.
+        """
         rho = np.clip(np.asarray(rho, float), 0.0, 1.0)
         theta = np.asarray(theta_anat, float) % 360.0
+        rim = self._pattern_delay(np.full(72, APEX_CAP), np.arange(72) * 5.0).mean()
+        weight = 1.0 - _raised_cos(rho / APEX_CAP)
+        return rim + weight * (self._pattern_delay(rho, theta) - rim)
+
+    def _pattern_delay(self, rho, theta) -> np.ndarray:
         if self.pattern == "synchronous":
             delay = np.zeros(np.broadcast(rho, theta).shape)
         elif self.pattern in ("lbbb", "anterior_late"):
@@ -237,8 +247,7 @@ class TorsoCase:
                 rho >= self.step_rho_min)
             delay = np.where(inside, self.delay_deg, 0.0)
         else:
-            field_ = _smooth_field(rho, theta, self.pattern_seed)
-            delay = self.delay_deg * field_
+            delay = self.delay_deg * _smooth_field(rho, theta, self.pattern_seed)
         if self.dispersion_deg > 0:
             delay = delay + self.dispersion_deg * _smooth_field(rho, theta, self.pattern_seed + 7919, standardise=True)
         return np.asarray(delay, float)

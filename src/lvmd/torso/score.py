@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .anatomy import gut_loops, layout
-from .case import TorsoCase
+from .anatomy import diaphragm_levels, gut_loops, layout
+from .case import TorsoCase, ellipsoid_distance
 from .render import heart_geometry
 
 CENTRE_TOLERANCE_MM = 10.0
@@ -83,33 +83,37 @@ def localisation_errors(case: TorsoCase, centre_vox, apex_direction) -> dict:
 
 
 def structure_at(case: TorsoCase, point_vox) -> str:
-    """Name of the structure nearest a point (voxel coordinates): where a mislocalised centre landed."""
+    """Name of the structure nearest a point (voxel coordinates): where a mislocalised centre landed.
+
+    The structure whose surface is nearest (inside counts as negative distance) among the end-diastolic LV, RV and
+    left atrium and every static solid with activity; when none lies within 15 mm, "abdomen (between organs)" below
+    the left hemidiaphragm and "chest (elsewhere)" above it.
+    """
     p = (np.asarray(point_vox, float) - (case.grid - 1) / 2.0) * case.voxel_mm
-    best, name = 15.0, "body"
-    for solid in layout(case)[1:]:
-        if solid.activity is None:
-            continue
-        d = float(solid.signed_distance(*p))
-        if d < best:
-            best, name = d, solid.name
-    for loop in gut_loops(case):
-        d = float(loop.signed_distance(*p))
-        if d < best:
-            best, name = d, "gut"
     g = heart_geometry(case)
     rel = p - case.apex_mm
     ax = float(rel @ -case.apex_direction)
-    radial = float(np.linalg.norm(rel - ax * -case.apex_direction))
-    lv_outer = case.lv_dimensions["cavity_radius"] + case.wall_mm
-    if -10.0 <= ax <= g.lb and radial <= lv_outer + 5.0:
+    lat_d, ant_d = case.display_frame
+    lat_a, ant_a = case.anatomical_frame
+    lat, ant = float(rel @ lat_d), float(rel @ ant_d)
+    dist_lv = float(ellipsoid_distance([(ax - g.c_mid, g.c_mid), (np.hypot(lat, ant), g.a_mid)]))
+    candidates = {
+        "LV": max(abs(dist_lv) - case.wall_mm / 2.0 if dist_lv > 0 else -1.0, ax - g.lb),
+        "RV": float(ellipsoid_distance([(ax - g.rv_axial, g.rv_semi[0]), (float(rel @ -lat_a) - g.rv_offset,
+                                                                          g.rv_semi[1]), (float(rel @ ant_a), g.rv_semi[2])])),
+        "valve plane / LA": float(ellipsoid_distance([(ax - g.la_axial, g.la_semi[0]),
+                                                      (np.hypot(lat - g.la_offset[0], ant - g.la_offset[1]),
+                                                       g.la_semi[1])])),
+    }
+    if candidates["LV"] <= 0:
         return "LV"
-    if g.lb < ax <= g.la_axial + g.la_semi[0] and radial <= g.la_semi[1] + 10.0:
-        return "valve plane / LA"
-    if best < 0:
+    for solid in [s for s in layout(case)[1:] if s.activity] + gut_loops(case):
+        name = "gut" if solid.name.startswith("gut") else solid.name
+        candidates[name] = min(candidates.get(name, np.inf), float(solid.signed_distance(*p)))
+    name, distance = min(candidates.items(), key=lambda kv: kv[1])
+    if distance <= 15.0:
         return name
-    if -10.0 <= ax <= g.lb and radial <= g.rv_offset + g.rv_semi[1] + 5.0:
-        return "RV"
-    return name
+    return "abdomen (between organs)" if p[2] < diaphragm_levels(case)[0] else "chest (elsewhere)"
 
 
 def sample_truth(case: TorsoCase, rho, theta_deg) -> dict:
