@@ -24,7 +24,7 @@ from .pipeline import make_extractor
 from .stats import (CorrelationResult, IncrementalResult, MultivariateResult, Table1Result, UnivariateResult,
                     collinear_split, correlation, delong_test, fit_logit, incremental, multivariate, roc_auc, table1,
                     univariate)
-from .stats._result import Result
+from .results import Result
 
 CONTINUOUS_TABLE1 = ["age", "qrs_ms", "lvedv_ml", "lvesv_ml", "lvef_pct", "scar_burden_pct", "psd_deg", "pbw_deg"]
 CATEGORICAL_TABLE1 = ["sex", "acei_arb", "cad", "ckd", "ischemia", "smoking", "nyha"]

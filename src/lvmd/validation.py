@@ -24,7 +24,7 @@ from .errors import LvmdError
 from .phase.metrics import fill_psd_pbw
 from .pipeline import FAMILIES, OUTCOME, feature_count, fit_pipeline, make_extractor, select_clinical
 from .stats import delong_test, roc_auc
-from .stats._result import Result
+from .results import Result
 
 FAST_AE_ITERATIONS = 50
 THRESHOLDS = np.round(np.arange(0.05, 0.81, 0.05), 2)

@@ -1,4 +1,5 @@
-"""Result objects shared by the statistics routines: a ``.summary`` DataFrame and its renderings."""
+"""lvmd's result objects: numbers in a ``.summary`` DataFrame, rendered as CSV, markdown, HTML and LaTeX, and the
+one p-value and odds-ratio formatting every table uses."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .._atomic import atomic_file
+from ._atomic import atomic_file
 
 
 def format_p(p: float) -> str:
@@ -102,7 +103,20 @@ class Result:
         return "\n".join(lines) + "\n"
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}\n{self.formatted().to_string()}"
+        title = f" ({self.title})" if self.title else ""
+        return f"{type(self).__name__}{title}\n{self.formatted().to_string()}"
+
+
+class TableResult(Result):
+    """A plain table wrapped as a result (ROC comparisons, incremental sequences, model lists)."""
+
+    def __init__(self, summary: pd.DataFrame, title: str, formatted: pd.DataFrame | None = None):
+        self.summary = summary
+        self.title = title
+        self._formatted = formatted
+
+    def formatted(self) -> pd.DataFrame:
+        return self._formatted if self._formatted is not None else self.summary
 
 
 def _cell_text(v) -> str:
