@@ -27,6 +27,9 @@ class StatsConfig:
     conventional: list[str] = field(default_factory=lambda: ["psd_deg", "pbw_deg"])
     firth: bool = False
     max_image_features: int = 3
+    families: list[str] = field(default_factory=lambda: ["clinical", "clinical+psd", "clinical+pbw", "clinical+psd+ae",
+                                                         "clinical+pbw+ae", "clinical+psd+pca", "clinical+pbw+pca"])
+    table1_exact: str = "chi2"
 
 
 @dataclass
@@ -71,6 +74,10 @@ class StudyConfig:
                 raise ConfigError(f"stats.{name} = {v} must lie in (0, 1)")
         if self.stats.max_image_features < 1:
             raise ConfigError(f"stats.max_image_features = {self.stats.max_image_features} must be at least 1")
+        if self.stats.table1_exact not in ("chi2", "fisher"):
+            raise ConfigError(f"stats.table1_exact = {self.stats.table1_exact!r} is not chi2 or fisher")
+        if not self.stats.families or not all(isinstance(f, str) and f for f in self.stats.families):
+            raise ConfigError("stats.families must list at least one model family name")
         if not 0 < self.stats.collinearity_r <= 1:
             raise ConfigError(f"stats.collinearity_r = {self.stats.collinearity_r} must lie in (0, 1]")
         if self.features.preset != "paper":
@@ -141,6 +148,12 @@ firth = false
 # At most this many significant image features (AE or PCA, most significant first) enter the multivariate,
 # ROC and likelihood-ratio models, split into collinearity groups (the paper had three: AE #28, #30, #35).
 max_image_features = 3
+# Model families fitted by analyze, validate (and offered by fit): "clinical", then "+psd" / "+pbw" (entered as
+# they are) and image-feature kinds "+ae" / "+pca" (screened; several kinds are screened together).
+families = ["clinical", "clinical+psd", "clinical+pbw", "clinical+psd+ae", "clinical+pbw+ae", "clinical+psd+pca", "clinical+pbw+pca"]
+# Table 1 test of a categorical variable with an expected count below 5: "chi2" (the paper's; stated in the
+# table) or "fisher" (Fisher's exact test; Freeman-Halton on tables larger than 2 x 2).
+table1_exact = "chi2"
 
 [features]
 # Autoencoder preset ("paper": 4096->512->64->512->4096, Sigmoid output, Adam, full batch).
