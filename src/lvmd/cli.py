@@ -16,7 +16,7 @@ from pathlib import Path
 from . import __version__
 from ._atomic import atomic_dir, atomic_file, check_output_dir
 from .cohort import cohort_files, load_cohort
-from .config import DEFAULTS_TOML, StudyConfig, load_config
+from .config import DEFAULTS_TOML, load_config
 from .errors import LvmdError
 from .report import terminal
 
@@ -260,11 +260,12 @@ def cmd_validate(args) -> int:
 
     config = _prepare(args)
     with _progress(args.quiet) as progress:
-        tasks = {}
+        bars: dict = {}
 
         def update(stage: str, done: int, total: int) -> None:
-            tasks.setdefault(stage, progress.add_task(stage, total=total))
-            progress.update(tasks[stage], completed=done)
+            if stage not in bars:
+                bars[stage] = progress.add_task(stage, total=total)
+            progress.update(bars[stage], completed=done)
 
         result = validate(load_cohort(args.cohort), config, folds=args.folds, repeats=args.repeats,
                           bootstrap=args.bootstrap, seed=args.seed, fast=args.fast, scheduler=args.scheduler,
@@ -419,7 +420,9 @@ def _add_recon_options(p) -> None:
                    help="manual base-to-apex axis (degrees; see docs/data-format.md)")
 
 
-def _common(p, out: str | None = "required", config: bool = True, quiet: bool = True) -> None:
+def _common(p, func, out: str | None = "required", config: bool = True, quiet: bool = True) -> None:
+    """The options every output-writing command shares, and the command's function."""
+    p.set_defaults(func=func)
     if out:
         p.add_argument("--out", required=out == "required", default=None if out == "required" else out)
     if config:
@@ -431,7 +434,6 @@ def _common(p, out: str | None = "required", config: bool = True, quiet: bool = 
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``lvmd`` argument parser with all subcommands."""
-    families = StudyConfig().stats.families
     parser = argparse.ArgumentParser(prog="lvmd", description="Phase analysis of gated SPECT and autoencoder "
                                      "dyssynchrony features for CRT patient selection.")
     parser.add_argument("--version", action="version", version=f"lvmd {__version__}")
@@ -477,8 +479,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--null", action="store_true", help="no pattern effect: response depends on clinical data only")
     p.add_argument("--maps-only", action="store_true", help="draw maps directly (fast, large n)")
     p.add_argument("--with-spect", action="store_true", help="also keep the gated phantom studies")
-    _common(p, config=False, quiet=False)
-    p.set_defaults(func=cmd_simulate)
+    _common(p, cmd_simulate, config=False, quiet=False)
 
     p = sub.add_parser("features", help="fit the autoencoder (or PCA) on a cohort's phase maps")
     p.add_argument("cohort")
@@ -486,16 +487,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--iterations", type=int, default=1000)
     p.add_argument("--components", type=int, default=64, help="PCA components")
-    _common(p, config=False)
-    p.set_defaults(func=cmd_features)
+    _common(p, cmd_features, config=False)
 
     p = sub.add_parser("analyze", help="run the paper's study on a cohort and write tables, figures, report.html")
     p.add_argument("cohort")
-    _common(p)
-    p.set_defaults(func=cmd_analyze)
+    _common(p, cmd_analyze)
     p = sub.add_parser("demo", help="run the study on the embedded synthetic cohort")
-    _common(p, out="lvmd-demo")
-    p.set_defaults(func=cmd_demo)
+    _common(p, cmd_demo, out="lvmd-demo")
 
     p = sub.add_parser("validate", help="honest validation: nested cross-validation and bootstrap optimism")
     p.add_argument("cohort")
@@ -509,17 +507,16 @@ def build_parser() -> argparse.ArgumentParser:
                    "processes")
     p.add_argument("--workers", type=int, default=None, help="local processes (default: CPU count)")
     p.add_argument("--stability-seeds", type=int, default=3)
-    _common(p)
-    p.set_defaults(func=cmd_validate)
+    _common(p, cmd_validate)
 
     p = sub.add_parser("fit", help="fit the final model on a whole cohort and save a bundle")
     p.add_argument("cohort")
-    p.add_argument("--family", default="clinical+psd+ae", choices=families)
+    p.add_argument("--family", default="clinical+psd+ae", help="model family, e.g. clinical+psd or clinical+psd+ae "
+                   "(see docs/model.md)")
     p.add_argument("--optimism", type=int, default=0, metavar="N",
                    help="also estimate the optimism-corrected AUC with N bootstrap resamples")
     p.add_argument("--fast", action="store_true", help="50 AE iterations per bootstrap fit")
-    _common(p, quiet=False)
-    p.set_defaults(func=cmd_fit)
+    _common(p, cmd_fit, quiet=False)
 
     p = sub.add_parser("predict", help="score new patients with a saved bundle")
     p.add_argument("bundle")
@@ -529,14 +526,12 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--spect", nargs="+", help="gated SPECT studies named after the patients")
     p.add_argument("--json", action="store_true", help="print one JSON object per patient")
     p.add_argument("--out", help="folder for predictions.csv/json and a page per patient")
-    _common(p, out=None, config=False, quiet=False)
-    p.set_defaults(func=cmd_predict)
+    _common(p, cmd_predict, out=None, config=False, quiet=False)
 
     p = sub.add_parser("evaluate", help="external validation of a saved bundle on a new cohort (TRIPOD)")
     p.add_argument("bundle")
     p.add_argument("cohort")
-    _common(p, config=False, quiet=False)
-    p.set_defaults(func=cmd_evaluate)
+    _common(p, cmd_evaluate, config=False, quiet=False)
 
     p = sub.add_parser("reconstruct", help="raw gated projections -> OSEM -> automatic short-axis study")
     p.add_argument("projections", help="DICOM NM TOMO or GATED TOMO projections")

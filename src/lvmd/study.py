@@ -19,6 +19,7 @@ import pandas as pd
 
 from .cohort import Cohort
 from .config import StudyConfig
+from .errors import LvmdError
 from .features import Traversal, latent_traversal
 from .model import OUTCOME, CRTResponseModel, TrainingSet, model_table, parse_family
 from .model.family import CONVENTIONAL_LABELS
@@ -233,6 +234,9 @@ def run_study(cohort: Cohort, config: StudyConfig | None = None,
 
     stage("patients")
     training = TrainingSet(cohort, config=config)
+    if kinds and training.maps is None:
+        raise LvmdError(f"{training.analysis.source}: the cohort has no phase polar maps (polarmaps.npz or "
+                        "polarmaps/), which the image families need")
     data = training.data
     stage("table 1")
     t1 = table1(data, OUTCOME, [c for c in CONTINUOUS_TABLE1 if c in data.columns],

@@ -19,7 +19,7 @@ OUTCOME = "response"
 CONVENTIONAL_COLUMNS = ("psd_deg", "pbw_deg")
 
 
-@dataclass
+@dataclass(repr=False)
 class AnalysisSet:
     """Patients analysed: ``data`` (indexed by patient_id, with a 0/1 ``response`` column) and their ``maps``."""
 
@@ -30,6 +30,10 @@ class AnalysisSet:
 
     def __len__(self) -> int:
         return len(self.data)
+
+    def __repr__(self) -> str:
+        return (f"AnalysisSet({self.source}: {len(self.data)} patients, {int(self.data[OUTCOME].sum())} responders, "
+                f"{len(self.excluded)} excluded, maps: {'yes' if self.maps is not None else 'no'})")
 
 
 def as_polarmaps(maps, ids) -> PolarMaps | None:

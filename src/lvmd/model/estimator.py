@@ -78,7 +78,8 @@ class TrainingSet:
     def _kind(self, kind: str) -> tuple:
         if kind not in self._kinds:
             if self.maps is None:
-                raise ModelError(f"{self.analysis.source}: image features ({kind}) need phase polar maps")
+                raise ModelError(f"{self.analysis.source}: the cohort has no phase polar maps (polarmaps.npz or "
+                                 f"polarmaps/), which image features ({kind}) need")
             started = time.perf_counter()
             extractor = image_kind(kind).build(self.config, self.seed, len(self.data)).fit(self.maps)
             features = extractor.transform(self.maps)
@@ -312,6 +313,7 @@ class CRTResponseModel(BaseEstimator):
 
     def decision_function(self, X, maps=None, model: int = 0) -> np.ndarray:
         """Linear predictor (log-odds of response) of one model (0 = primary)."""
+        check_is_fitted(self, "models_")
         return self.models_[model].logit.linear_predictor(self.design(X, maps, model).to_numpy())
 
     def predict_proba(self, X, maps=None) -> np.ndarray:
