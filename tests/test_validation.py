@@ -26,8 +26,10 @@ def null_cohort():
 
 
 def _fast_config():
+    """Few AE iterations for the full-data models too (--fast shortens only those inside the folds)."""
     config = StudyConfig()
     config.features.pca_components = 16
+    config.features.iterations = 50
     return config
 
 

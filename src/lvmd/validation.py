@@ -295,9 +295,9 @@ def validate(cohort: Cohort, config: StudyConfig | None = None, folds: int = 5, 
                               for f in families for name, k in selected[f].items()],
                              columns=["family", "feature", "times_selected", "fraction_of_folds"])
     selection = selection.sort_values(["family", "times_selected"], ascending=[True, False], kind="stable")
-    predictions = pd.concat(
-        [pd.DataFrame({"patient_id": data.index, "repeat": r, "response": y, **{f: oof[f][r] for f in families}})
-         for r in range(repeats)], ignore_index=True)
+    predictions = pd.DataFrame([{"patient_id": pid, "repeat": r, "response": y[i], **{f: oof[f][r, i] for f in families}}
+                                for r in range(repeats) for i, pid in enumerate(data.index)],
+                               columns=["patient_id", "repeat", "response", *families])
     settings = {"folds": folds, "repeats": repeats, "bootstrap": bootstrap, "seed": seed, "fast": fast,
                 "families": families, "ae_iterations_in_folds": fold_config.features.iterations,
                 "ae_iterations_full_data": config.features.iterations, "scheduler": scheduler or "local processes",

@@ -50,7 +50,7 @@ def write_validation(result, out: Path, source: str) -> dict:
             f"image features per fit in the folds: {kinds or 'none'}",
             f"autoencoder iterations: {s['ae_iterations_full_data']} for the full-data models, "
             f"{s['ae_iterations_in_folds']} per fit in the folds and resamples"
-            + (" (--fast: fewer than the configured number)" if s["fast"] else ""),
+            + (" (--fast)" if s["fast"] else ""),
             f"executor: {s['scheduler']}; seed {s['seed']}"])),
         ("Apparent (in-sample) and honest AUC side by side",
          table(summary[["model", "apparent_auc", "cv_auc", "cv_auc_low", "cv_auc_high", "optimism_corrected_auc"]])

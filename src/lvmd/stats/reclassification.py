@@ -79,8 +79,8 @@ def nri_idi(y, p_old, p_new, cutoffs=None) -> ReclassificationResult:
     Examples
     --------
     >>> res = nri_idi([0, 0, 1, 1], [0.2, 0.4, 0.5, 0.6], [0.1, 0.5, 0.7, 0.8])
-    >>> round(res.summary.loc["nri_continuous", "estimate"], 3), round(res.summary.loc["idi", "estimate"], 3)
-    (1.0, 0.2)
+    >>> res.summary.loc[["nri_continuous", "idi"], "estimate"].round(3).tolist()
+    [1.0, 0.2]
     """
     y = binary_outcome(y, "outcome")
     old, new = np.asarray(p_old, dtype=float).ravel(), np.asarray(p_new, dtype=float).ravel()
