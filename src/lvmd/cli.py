@@ -22,19 +22,11 @@ from .report import terminal
 
 
 def _progress(quiet: bool):
-    """A rich progress bar (or a silent stand-in with the same small interface)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    if quiet:
-        return Progress(disable=True)
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    transient=False, console=_console(stderr=True))
+    return terminal.progress(quiet)
 
 
 def _console(stderr: bool = False):
-    from rich.console import Console
-
-    return Console(stderr=stderr, highlight=False)
+    return terminal.console(stderr)
 
 
 def _say(lines) -> None:
@@ -45,16 +37,15 @@ def _say(lines) -> None:
 
 def _prepare(args):
     """The study configuration (``--config``), after refusing a non-empty ``--out`` (unless ``--force``)."""
-
     if getattr(args, "out", None):
         check_output_dir(Path(args.out), args.force)
     return load_config(getattr(args, "config", None))
 
 
-# ---------------------------------------------------------------------------------------------------------- check
 def cmd_check(args) -> int:
     cohort = load_cohort(args.cohort)
-    _say(terminal.check_lines(args.cohort, cohort.summary(args.response), cohort.apply_exclusions(args.min_lvesv, args.response)))
+    analysed = cohort.apply_exclusions(args.min_lvesv, args.response)
+    _say(terminal.check_lines(args.cohort, cohort.summary(args.response), analysed))
     return 0
 
 
@@ -175,7 +166,6 @@ def cmd_phase(args) -> int:
     return 1 if errors else 0
 
 
-# ------------------------------------------------------------------------------------------------------- simulate
 def cmd_simulate(args) -> int:
     from .simulate import simulate_cohort
 
@@ -189,34 +179,27 @@ def cmd_simulate(args) -> int:
     return 0
 
 
-# ------------------------------------------------------------------------------------------------------- features
 def cmd_features(args) -> int:
     from .features import AutoencoderFeatures, PCAFeatures
-    from .report.figures import loss_curve
+    from .model import feature_count
+    from .report.features_report import write_features
 
     _prepare(args)
-    cohort = load_cohort(args.cohort)
-    if cohort.maps is None:
+    maps = load_cohort(args.cohort).maps
+    if maps is None:
         raise LvmdError(f"{args.cohort}: no phase polar maps (polarmaps.npz or polarmaps/)")
-    with _progress(args.quiet) as progress:
-        if args.method == "ae":
-            model = AutoencoderFeatures(iterations=args.iterations, random_state=args.seed)
-            task = progress.add_task("autoencoder iterations", total=args.iterations)
-            model.fit(cohort.maps, progress=lambda it, loss: progress.update(task, completed=it))
+    with _progress(args.quiet) as bar:
+        if args.method == "pca":
+            model = PCAFeatures(n_components=feature_count(args.components, len(maps)), random_state=args.seed).fit(maps)
         else:
-            model = PCAFeatures(n_components=min(args.components, len(cohort) - 1), random_state=args.seed).fit(cohort.maps)
-    features, errors = model.transform(cohort.maps), model.reconstruction_error(cohort.maps)
+            task = bar.add_task("autoencoder iterations", total=args.iterations)
+            model = AutoencoderFeatures(iterations=args.iterations, random_state=args.seed).fit(
+                maps, progress=lambda it, loss: bar.update(task, completed=it))
     with atomic_dir(args.out, args.force) as tmp:
-        features.join(errors).to_csv(tmp / "features.csv", float_format="%.8g")
-        model.save(tmp / "model")
-        if args.method == "ae":
-            loss_curve(model.loss_curve_).savefig(tmp / "loss_curve.png", dpi=110, bbox_inches="tight")
-    _say(f"wrote {args.out}: {features.shape[1]} {args.method.upper()} features of {len(features)} patients; mean "
-         f"masked reconstruction MSE {errors.mean():.3g}")
+        _say(f"wrote {args.out}: {write_features(model, maps, tmp)}")
     return 0
 
 
-# ---------------------------------------------------------------------------------------- analyze / demo / config
 def cmd_analyze(args, cohort=None, inputs=None) -> int:
     from .report.study_report import write_study
     from .study import run_study
@@ -224,14 +207,10 @@ def cmd_analyze(args, cohort=None, inputs=None) -> int:
     config = _prepare(args)
     cohort = cohort or load_cohort(args.cohort)
     inputs = (inputs or cohort_files(args.cohort)) + ([Path(args.config)] if args.config else [])
-    with _progress(args.quiet) as progress:
-        task = progress.add_task("study", total=None)
-        result = run_study(cohort, config, progress=lambda name, i, n: progress.update(
-            task, completed=i, total=n + 1, description=f"study: {name}"))
-        progress.update(task, description="study: report")
+    with _progress(args.quiet) as bar:
+        result = run_study(cohort, config, progress=terminal.stage_bars(bar))
         with atomic_dir(args.out, args.force) as tmp:
             manifest = write_study(result, tmp, inputs)
-        progress.update(task, completed=progress.tasks[0].total, description="study: done")
     _say(terminal.study_lines(manifest, args.out))
     return 0
 
@@ -243,51 +222,40 @@ def cmd_demo(args) -> int:
 
 
 def cmd_config(args) -> int:
-    if not (args.defaults or args.check):
-        raise LvmdError("config: give --defaults or --check FILE")
     if args.defaults:
         print(DEFAULTS_TOML, end="")
-    else:
-        load_config(args.check)
-        _say(f"{args.check}: valid")
+        return 0
+    if not args.check:
+        raise LvmdError("config: give --defaults or --check FILE")
+    load_config(args.check)
+    _say(f"{args.check}: valid")
     return 0
 
 
-# ------------------------------------------------------------------------------------------------------ validate
 def cmd_validate(args) -> int:
     from .report.validation_report import write_validation
     from .validation import validate
 
     config = _prepare(args)
-    with _progress(args.quiet) as progress:
-        bars: dict = {}
-
-        def update(stage: str, done: int, total: int) -> None:
-            if stage not in bars:
-                bars[stage] = progress.add_task(stage, total=total)
-            progress.update(bars[stage], completed=done)
-
+    with _progress(args.quiet) as bar:
         result = validate(load_cohort(args.cohort), config, folds=args.folds, repeats=args.repeats,
                           bootstrap=args.bootstrap, seed=args.seed, fast=args.fast, scheduler=args.scheduler,
-                          workers=args.workers, stability_seeds=args.stability_seeds, progress=update)
+                          workers=args.workers, stability_seeds=args.stability_seeds, progress=terminal.stage_bars(bar))
     with atomic_dir(args.out, args.force) as tmp:
         write_validation(result, tmp, str(args.cohort))
     _say(terminal.validation_lines(result, args.out))
     return 1 if result.failures else 0
 
 
-# --------------------------------------------------------------------------------------- fit / predict / evaluate
 def cmd_fit(args) -> int:
     from .bundle import ModelBundle
     from .model import CRTResponseModel
-    from .validation import validate
+    from .validation import fit_with_optimism
 
     config = _prepare(args)
     cohort, corrected = load_cohort(args.cohort), None
-    if args.optimism:  # the bootstrap's full-data model is the model saved
-        res = validate(cohort, config, folds=2, repeats=0, bootstrap=args.optimism, families=[args.family],
-                       fast=args.fast, stability_seeds=0)
-        model, corrected = res.models[args.family], float(res.summary["optimism_corrected_auc"].iloc[0])
+    if args.optimism:
+        model, corrected = fit_with_optimism(cohort, args.family, config, args.optimism, args.fast)
     else:
         model = CRTResponseModel(args.family, config).fit(cohort)
     with atomic_dir(args.out, args.force) as tmp:

@@ -191,6 +191,16 @@ def _gains(families: list[str], y: np.ndarray, oof: dict, repeats: list[int], ap
     return gains, reclassification
 
 
+def fit_with_optimism(cohort: Cohort, family: str, config: StudyConfig | None = None, bootstrap: int = 200,
+                      fast: bool = False, seed: int = 0) -> tuple[CRTResponseModel, float]:
+    """A family's full-data model and its optimism-corrected AUC from ``bootstrap`` resamples (no cross-validation):
+    the model returned is the one whose optimism was estimated (``lvmd fit --optimism N``)."""
+    res = validate(cohort, config, folds=2, repeats=0, bootstrap=bootstrap, families=[family], seed=seed, fast=fast,
+                   stability_seeds=0)
+    name = parse_family(family).name
+    return res.models[name], float(res.summary.set_index("model").loc[name, "optimism_corrected_auc"])
+
+
 def validate(cohort: Cohort, config: StudyConfig | None = None, folds: int = 5, repeats: int = 20,
              bootstrap: int = 200, families: Sequence[str] | None = None, seed: int = 0, fast: bool = False,
              scheduler: str | None = None, workers: int | None = None, stability_seeds: int = 3,

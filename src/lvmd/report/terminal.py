@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Callable
 
 
 def check_lines(source: str, summary: dict, analysed) -> list[str]:
@@ -74,3 +75,32 @@ def evaluation_lines(manifest: dict, out: str) -> list[str]:
             f"{h['family']} on {h['patients']} patients ({h['excluded']} excluded): AUC {h['auc']:.3f} "
             f"[{h['auc_ci'][0]:.3f}, {h['auc_ci'][1]:.3f}], calibration-in-the-large "
             f"{h['calibration_in_the_large']:+.3f}, slope {h['calibration_slope']:.3f}, Brier {h['brier']:.3f}"]
+
+
+def console(stderr: bool = False):
+    """A rich console (no syntax highlighting of numbers and paths)."""
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+def progress(quiet: bool):
+    """A rich progress bar on stderr (or a silent stand-in with the same small interface)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    if quiet:
+        return Progress(disable=True)
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    transient=False, console=console(stderr=True))
+
+
+def stage_bars(bar) -> Callable[[str, int, int], None]:
+    """A ``progress(stage, done, total)`` callback that keeps one bar per stage on a rich Progress."""
+    tasks: dict = {}
+
+    def update(stage: str, done: int, total: int) -> None:
+        if stage not in tasks:
+            tasks[stage] = bar.add_task(stage, total=total)
+        bar.update(tasks[stage], completed=done, total=total)
+
+    return update
