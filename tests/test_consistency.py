@@ -36,6 +36,10 @@ def runs(small_cohort_dir, tmp_path_factory):
     return root, done
 
 
+def _not_strict_json(token: str):
+    raise AssertionError(f"model.json holds {token}: not strict JSON")
+
+
 def test_analyze_validate_and_fit_report_the_same_models(runs):
     root, _ = runs
     analyzed = pd.read_csv(root / "a" / "models.csv").set_index(["family", "model"])
@@ -47,7 +51,7 @@ def test_analyze_validate_and_fit_report_the_same_models(runs):
     np.testing.assert_allclose(analyzed["apparent_auc"], validated["apparent_auc"], rtol=0, atol=1e-9)
     summary = pd.read_csv(root / "v" / "validation.csv").set_index("model")
     for family in FAMILIES:
-        saved = json.loads((root / family / "model.json").read_text())
+        saved = json.loads((root / family / "model.json").read_text(), parse_constant=_not_strict_json)
         primary = analyzed.loc[family]
         primary = primary[primary["role"] == "primary"].iloc[0]
         state = saved["model"]

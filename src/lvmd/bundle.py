@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +29,17 @@ EXTRACTOR = "extractor"
 
 def _major(version: str) -> str:
     return version.split(".")[0]
+
+
+def _strict_json(value):
+    """``value`` with every non-finite float as null, so that model.json is strict JSON (readable by any tool)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _strict_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict_json(v) for v in value]
+    return value
 
 
 @dataclass
@@ -62,7 +74,7 @@ class ModelBundle:
                             "optimism_corrected_auc": self.optimism_corrected_auc},
             "model": self.model.state(),
         }
-        (folder / "model.json").write_text(json.dumps(self.meta, indent=2))
+        (folder / "model.json").write_text(json.dumps(_strict_json(self.meta), indent=2, allow_nan=False))
         (folder / "MODEL_CARD.md").write_text(model_card(self.meta))
         files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != CHECKSUMS)
         (folder / CHECKSUMS).write_text(json.dumps({str(p.relative_to(folder)): sha256(p) for p in files}, indent=2))

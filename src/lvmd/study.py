@@ -199,6 +199,44 @@ def _sequences(models: dict, frame: pd.DataFrame, config: StudyConfig) -> list[t
     return out
 
 
+class _Stages:
+    """Times the study's stages and announces each start to ``progress(stage, index, total)``."""
+
+    def __init__(self, names: list[str], progress: Callable[[str, int, int], None] | None):
+        self.names, self.progress = names, progress
+        self.timings: dict[str, float] = {}
+        self._current, self._started = None, 0.0
+
+    def start(self, name: str | None) -> None:
+        now = time.perf_counter()
+        if self._current is not None:
+            self.timings[self._current] = round(now - self._started, 3)
+        self._current, self._started = name, now
+        if name is not None and self.progress:
+            self.progress(name, self.names.index(name), len(self.names))
+
+
+def _table2(models: dict, family: str, frame: pd.DataFrame, screening: UnivariateResult,
+            training: TrainingSet, conventional: list[str]) -> MultivariateResult:
+    """The paper's Table 2: univariate ORs of the clinical candidates, PSD/PBW and the significant image features,
+    beside every (estimable) model of ``family`` -- its primary and alternative collinearity groups."""
+    subs = models[family].models_
+    names = ["Model" if len(subs) == 1 else f"Model ({' + '.join(s.image_features) or 'no image feature'})" for s in subs]
+    shown = list(training.clinical_screening().summary.index) + conventional + models[family].selection_.significant
+    return tabulate_models(frame, {n: s.logit for n, s in zip(names, subs) if s.logit.estimable}, screening, shown)
+
+
+def _traversals(model: CRTResponseModel, training: TrainingSet, limit: int) -> list[Traversal]:
+    """Latent traversals of the model's significant features, for the kinds whose extractor can decode."""
+    out = []
+    for kind in model.family_.kinds:
+        extractor = training.extractor(kind)
+        if hasattr(extractor, "latent_statistics") and hasattr(extractor, "inverse_transform"):
+            significant = [v for v in model.selection_.significant if v in training.features(kind).columns]
+            out += [latent_traversal(extractor, v) for v in significant[:limit]]
+    return out
+
+
 def run_study(cohort: Cohort, config: StudyConfig | None = None,
               progress: Callable[[str, int, int], None] | None = None) -> StudyResult:
     """Run the paper's analysis on a cohort.
@@ -219,54 +257,35 @@ def run_study(cohort: Cohort, config: StudyConfig | None = None,
     config = (config or StudyConfig()).validate()
     families = [parse_family(f) for f in config.stats.families]
     kinds = list(dict.fromkeys(k for f in families for k in f.kinds))
-    stages = ["patients", "table 1", *[f"features ({k})" for k in kinds], "models", "roc and incremental value"]
-    timings: dict[str, float] = {}
-    started = [time.perf_counter()]
-
-    def stage(name: str) -> None:
-        now = time.perf_counter()
-        if timings:
-            timings[list(timings)[-1]] = round(now - started[0], 3)
-        started[0] = now
-        timings[name] = 0.0
-        if progress:
-            progress(name, stages.index(name), len(stages))
-
-    stage("patients")
+    stages = _Stages(["patients", "table 1", *[f"features ({k})" for k in kinds], "models", "roc and incremental value"],
+                     progress)
+    stages.start("patients")
     training = TrainingSet(cohort, config=config)
     if kinds and training.maps is None:
         raise LvmdError(f"{training.analysis.source}: the cohort has no phase polar maps (polarmaps.npz or "
                         "polarmaps/), which the image families need")
     data = training.data
-    stage("table 1")
+    stages.start("table 1")
     t1 = table1(data, OUTCOME, [c for c in CONTINUOUS_TABLE1 if c in data.columns],
                 [c for c in CATEGORICAL_TABLE1 if c in data.columns], labels=LABELS,
                 group_labels={1.0: "Response", 0.0: "Non-response"}, sparse_test=config.stats.table1_exact)
     for kind in kinds:
-        stage(f"features ({kind})")
+        stages.start(f"features ({kind})")
         training.extractor(kind)
-    stage("models")
+    stages.start("models")
     models = {f.name: CRTResponseModel(f, config).fit(training) for f in families}
     frame = data.join([training.features(k) for k in kinds]) if kinds else data
     conventional = [c for c in config.stats.conventional if c in data.columns]
-    screened = [training.clinical_screening().summary, univariate(data, OUTCOME, conventional, firth=config.stats.firth).summary]
-    uni = UnivariateResult(pd.concat(screened + [training.screening(k).summary for k in kinds]), OUTCOME, False)
+    uni = UnivariateResult(pd.concat([training.clinical_screening().summary,
+                                      univariate(data, OUTCOME, conventional, firth=config.stats.firth).summary]
+                                     + [training.screening(k).summary for k in kinds]), OUTCOME, False)
     table2_family = next((f.name for f in families if f.kinds), families[0].name)
-    table2 = models[table2_family]
-    subs = table2.models_
-    names = ["Model" if len(subs) == 1 else f"Model ({' + '.join(s.image_features) or 'no image feature'})" for s in subs]
-    shown = list(training.clinical_screening().summary.index) + conventional + table2.selection_.significant
-    multi = tabulate_models(frame, {n: s.logit for n, s in zip(names, subs) if s.logit.estimable}, uni, shown)
+    multi = _table2(models, table2_family, frame, uni, training, conventional)
     correlations = {k: correlation(frame, list(training.features(k).columns), conventional) for k in kinds}
-    stage("roc and incremental value")
+    stages.start("roc and incremental value")
     roc_table, curves = _roc_rows(models, training)
     sequences = _sequences(models, frame, config)
-    traversals: list[Traversal] = []
-    for kind in parse_family(table2_family).kinds:
-        extractor = training.extractor(kind)
-        if hasattr(extractor, "latent_statistics") and hasattr(extractor, "inverse_transform"):
-            significant = [v for v in table2.selection_.significant if v in training.features(kind).columns]
-            traversals += [latent_traversal(extractor, v) for v in significant[: config.report.max_traversals]]
-    timings[list(timings)[-1]] = round(time.perf_counter() - started[0], 3)
+    traversals = _traversals(models[table2_family], training, config.report.max_traversals)
+    stages.start(None)
     return StudyResult(config, training, t1, models, uni, multi, table2_family, correlations, roc_table, curves,
-                       sequences, traversals, timings)
+                       sequences, traversals, stages.timings)

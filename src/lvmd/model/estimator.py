@@ -138,6 +138,11 @@ def _fit_logit(frame: pd.DataFrame, variables: list[str], config: StudyConfig) -
     return fit
 
 
+def _number(value) -> float:
+    """A saved number (null stands for a value that was not finite)."""
+    return float("nan") if value is None else float(value)
+
+
 def _config_from_dict(values: dict) -> StudyConfig:
     try:
         return StudyConfig(**{name: SECTIONS[name](**section) for name, section in values.items()}).validate()
@@ -355,14 +360,14 @@ class CRTResponseModel(BaseEstimator):
             models = []
             for m in state["models"]:
                 names = ["const", *m["variables"]]
-                params = np.array([m["coefficients"][n] for n in names], dtype=float)
+                params = np.array([_number(m["coefficients"][n]) for n in names])
                 cov = np.array(m["covariance"], dtype=float)
                 if cov.shape != (len(names), len(names)):
                     raise ModelError(f"covariance of shape {cov.shape} does not match {len(names)} terms")
-                logit = LogitFit(names, params, cov, float(m["log_likelihood"]), int(m["n"]), int(m["events"]), False,
+                logit = LogitFit(names, params, cov, _number(m["log_likelihood"]), int(m["n"]), int(m["events"]), False,
                                  m["estimation"], True, note=m["note"])
                 models.append(SubModel(m["label"], m["role"], list(m["variables"]), list(m["image_features"]), logit,
-                                       float(m["apparent_auc"])))
+                                       _number(m["apparent_auc"])))
             sel = state["selection"]
             screening = {name: UnivariateResult(pd.DataFrame(table).set_index("variable"), OUTCOME, False)
                          for name, table in sel["screening"].items()}
@@ -370,7 +375,7 @@ class CRTResponseModel(BaseEstimator):
             model.selection_ = Selection(list(sel["clinical"]), sel["fallback"], list(sel["significant"]),
                                          [list(g) for g in sel["groups"]], screening.get("clinical"),
                                          screening.get("image"))
-            model.apparent_auc_ = float(state["apparent_auc"])
+            model.apparent_auc_ = _number(state["apparent_auc"])
             model.training_ = state["training"]
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelError(f"saved model is incomplete or malformed ({type(exc).__name__}: {exc})") from None
