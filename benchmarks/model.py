@@ -13,6 +13,7 @@ import numpy as np
 
 from lvmd.config import StudyConfig
 from lvmd.datasets import load_demo_cohort
+from lvmd.features import AutoencoderFeatures
 from lvmd.model import CRTResponseModel, TrainingSet
 
 
@@ -24,6 +25,7 @@ def main() -> None:
     config.features.iterations = args.iterations
     cohort = load_demo_cohort()
     families = config.stats.families
+    AutoencoderFeatures(iterations=2).fit(cohort.maps)  # warm-up: torch's first-use costs are not the comparison
 
     start = time.perf_counter()
     training = TrainingSet(cohort, config=config)

@@ -13,6 +13,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Circle
 
 from ..polar import GRID, RING_EDGES, disc_mask, segment_map
+from ..results import format_p
 
 PHASE_CMAP = "twilight_shifted"
 
@@ -120,7 +121,7 @@ def incremental_bars(summary: pd.DataFrame) -> Figure:
         ax.set_xticks(range(len(part)), [str(m) for m in part.index], rotation=30, ha="right", fontsize=6)
         for i, (lr, p) in enumerate(zip(part["lr_statistic"], part["p"])):
             if np.isfinite(lr):
-                ax.text(i, chi[i], f"LR {lr:.2f}\nP={p:.3f}", ha="center", va="bottom", fontsize=6)
+                ax.text(i, chi[i], f"LR {lr:.2f}\nP = {format_p(p)}", ha="center", va="bottom", fontsize=6)
         ax.set_title(seq, fontsize=8)
         ax.set_ylabel("model chi-square vs first")
     fig.tight_layout()

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Callable
 
+from ..results import format_p
+
 
 def check_lines(source: str, summary: dict, analysed) -> list[str]:
     """``lvmd check``: patients, responders, exclusions with reasons, maps, missing values."""
@@ -31,7 +33,7 @@ def study_lines(manifest: dict, out: str) -> list[str]:
               for kind, names in head["significant"].items()]
     lines += [f"  AUC {m['apparent_auc']:.3f}  {m['model']}" + (" (alternative)" if m["role"] != "primary" else "")
               for m in head["models"]]
-    lines += [f"  LR {t['lr']:.2f} (df {t['df']}), P = {t['p']:.3f}  {t['sequence']}: {t['model']}"
+    lines += [f"  LR {t['lr']:.2f} (df {t['df']}), P = {format_p(t['p'])}  {t['sequence']}: {t['model']}"
               for t in head["lr_tests"]]
     return lines + ["stage times (s): " + ", ".join(f"{k} {v:.1f}" for k, v in manifest["timings_s"].items())]
 
