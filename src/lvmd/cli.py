@@ -208,7 +208,7 @@ def cmd_analyze(args, cohort=None, inputs=None) -> int:
     cohort = cohort or load_cohort(args.cohort)
     inputs = (inputs or cohort_files(args.cohort)) + ([Path(args.config)] if args.config else [])
     with _progress(args.quiet) as bar:
-        result = run_study(cohort, config, progress=terminal.stage_bars(bar))
+        result = run_study(cohort, config, progress=terminal.steps(bar, "study"))
         with atomic_dir(args.out, args.force) as tmp:
             manifest = write_study(result, tmp, inputs)
     _say(terminal.study_lines(manifest, args.out))

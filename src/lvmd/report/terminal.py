@@ -106,3 +106,13 @@ def stage_bars(bar) -> Callable[[str, int, int], None]:
         bar.update(tasks[stage], completed=done, total=total)
 
     return update
+
+
+def steps(bar, label: str) -> Callable[[str, int, int], None]:
+    """A ``progress(stage, index, total)`` callback that shows sequential stages on one bar of a rich Progress."""
+    task = bar.add_task(label, total=None)
+
+    def update(stage: str, index: int, total: int) -> None:
+        bar.update(task, completed=index, total=total, description=f"{label}: {stage}")
+
+    return update
