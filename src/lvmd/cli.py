@@ -7,57 +7,43 @@ code 2; nothing is written on failure (outputs go to a temporary sibling that is
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
 
 from . import __version__
 from ._atomic import atomic_dir, check_output_dir
+from .cohort import cohort_files, load_cohort
+from .config import DEFAULTS_TOML, load_config
 from .errors import LvmdError
+from .report import terminal
 
 
 def _progress(quiet: bool):
-    """A rich progress bar on a terminal (elsewhere, or with ``quiet``, a silent stand-in with the same interface,
-    so that a redirected stderr holds only messages); descriptions are never markup."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    console = _console(stderr=True)
-    if quiet or not console.is_terminal:
-        return Progress(disable=True)
-    return Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), transient=False, console=console)
+    return terminal.progress(quiet)
 
 
 def _console(stderr: bool = False):
-    """The console every command prints through: user text is shown literally (see :mod:`lvmd._console`)."""
-    from ._console import SafeConsole
-
-    return SafeConsole(stderr=stderr)
+    return terminal.console(stderr)
 
 
-# ---------------------------------------------------------------------------------------------------------- check
-def cmd_check(args) -> int:
-    from .cohort import load_cohort
-
-    cohort = load_cohort(args.cohort)
-    summary = cohort.summary(args.response)
-    analysed = cohort.apply_exclusions(args.min_lvesv, args.response)
+def _say(lines) -> None:
     console = _console()
-    console.print(f"cohort {args.cohort}: {summary['patients']} patients")
-    console.print(f"response ({args.response}): {summary['responders']} responders, "
-                  f"{summary['non_responders']} non-responders, {summary['response_unknown']} unknown")
-    if analysed.excluded:
-        console.print(f"excluded {len(analysed.excluded)}:")
-        for e in analysed.excluded:
-            console.print(f"  {e.patient_id}: {e.reason}")
-    else:
-        console.print("excluded: none")
-    console.print(f"maps: {', '.join(summary['maps']) or 'none (phase maps are needed for analyze)'}")
-    missing = cohort.table.columns[cohort.table.isna().any()].tolist()
-    if missing:
-        console.print("columns with missing values (complete cases per analysis): " + ", ".join(missing))
-    console.print(f"usable: {len(analysed)} patients after exclusions")
+    for line in [lines] if isinstance(lines, str) else lines:
+        console.print(line, soft_wrap=True)
+
+
+def _prepare(args):
+    """The study configuration (``--config``), after refusing a non-empty ``--out`` (unless ``--force``)."""
+    if getattr(args, "out", None):
+        check_output_dir(Path(args.out), args.force)
+    return load_config(getattr(args, "config", None))
+
+
+def cmd_check(args) -> int:
+    cohort = load_cohort(args.cohort)
+    analysed = cohort.apply_exclusions(args.min_lvesv, args.response)
+    _say(terminal.check_lines(args.cohort, cohort.summary(args.response), analysed))
     return 0
 
 
@@ -105,289 +91,136 @@ def cmd_phase(args) -> int:
     return 1 if result.errors else 0
 
 
-# ------------------------------------------------------------------------------------------------------- simulate
 def cmd_simulate(args) -> int:
     from .simulate import simulate_cohort
 
-    check_output_dir(Path(args.out), args.force)
+    _prepare(args)
     cohort = simulate_cohort(args.n, args.seed, null=args.null, maps_only=args.maps_only, with_spect=args.with_spect)
     with atomic_dir(args.out, args.force) as tmp:
         cohort.write(tmp)
     r = int(cohort.truth["response"].sum())
-    print(f"wrote {args.out}: {args.n} patients, {r} responders ({100 * r / args.n:.1f} %)"
-          + (", null mechanism" if args.null else ""))
+    _say(f"wrote {args.out}: {args.n} patients, {r} responders ({100 * r / args.n:.1f} %)"
+         + (", null mechanism" if args.null else ""))
     return 0
 
 
-# ------------------------------------------------------------------------------------------------------- features
 def cmd_features(args) -> int:
-    import matplotlib.pyplot as plt
-
-    from .cohort import load_cohort
     from .features import AutoencoderFeatures, PCAFeatures
-    from .report.figures import loss_curve
+    from .model import feature_count
+    from .report.features_report import write_features
 
-    cohort = load_cohort(args.cohort)
-    if cohort.maps is None:
+    _prepare(args)
+    maps = load_cohort(args.cohort).maps
+    if maps is None:
         raise LvmdError(f"{args.cohort}: no phase polar maps (polarmaps.npz or polarmaps/)")
-    check_output_dir(Path(args.out), args.force)
-    with _progress(args.quiet) as progress:
-        if args.method == "ae":
-            model = AutoencoderFeatures(iterations=args.iterations, random_state=args.seed)
-            task = progress.add_task("autoencoder iterations", total=args.iterations)
-            model.fit(cohort.maps, progress=lambda it, loss: progress.update(task, completed=it))
+    with _progress(args.quiet) as bar:
+        if args.method == "pca":
+            model = PCAFeatures(n_components=feature_count(args.components, len(maps)), random_state=args.seed).fit(maps)
         else:
-            model = PCAFeatures(n_components=min(args.components, len(cohort) - 1), random_state=args.seed).fit(cohort.maps)
-    features = model.transform(cohort.maps)
-    errors = model.reconstruction_error(cohort.maps)
+            task = bar.add_task("autoencoder iterations", total=args.iterations)
+            model = AutoencoderFeatures(iterations=args.iterations, random_state=args.seed).fit(
+                maps, progress=lambda it, loss: bar.update(task, completed=it))
     with atomic_dir(args.out, args.force) as tmp:
-        features.join(errors).to_csv(tmp / "features.csv", float_format="%.8g")
-        model.save(tmp / "model")
-        if args.method == "ae":
-            fig = loss_curve(model.loss_curve_)
-            fig.savefig(tmp / "loss_curve.png", dpi=110, bbox_inches="tight")
-            plt.close(fig)
-    print(f"wrote {args.out}: {features.shape[1]} {args.method.upper()} features of {len(features)} patients; "
-          f"mean masked reconstruction MSE {errors.mean():.3g}")
+        _say(f"wrote {args.out}: {write_features(model, maps, tmp)}")
     return 0
 
 
-# ---------------------------------------------------------------------------------------- analyze / demo / config
-def _run_analyze(cohort, cohort_inputs: list[Path], out: str, config, config_path, force: bool, quiet: bool):
+def cmd_analyze(args, cohort=None, inputs=None) -> int:
     from .report.study_report import write_study
     from .study import run_study
 
-    stages = ["exclusions", "table 1", "autoencoder", "pca", "univariate and multivariate",
-              "roc and incremental value", "report"]
-    with _progress(quiet) as progress:
-        task = progress.add_task("study", total=len(stages))
-
-        def step(name: str) -> None:
-            progress.update(task, completed=stages.index(name), description=f"study: {name}")
-
-        result = run_study(cohort, config, progress=step)
-        step("report")
-        with atomic_dir(out, force) as tmp:
-            inputs = cohort_inputs + ([Path(config_path)] if config_path else [])
+    config = _prepare(args)
+    cohort = cohort or load_cohort(args.cohort)
+    inputs = (inputs or cohort_files(args.cohort)) + ([Path(args.config)] if args.config else [])
+    with _progress(args.quiet) as bar:
+        result = run_study(cohort, config, progress=terminal.steps(bar, "study"))
+        with atomic_dir(args.out, args.force) as tmp:
             manifest = write_study(result, tmp, inputs)
-        progress.update(task, completed=len(stages), description="study: done")
-    return result, manifest
-
-
-def _cohort_inputs(folder: Path) -> list[Path]:
-    files = [folder / "clinical.csv", folder / "polarmaps.npz"]
-    maps_dir = folder / "polarmaps"
-    if maps_dir.is_dir():
-        files += sorted(maps_dir.glob("*.png"))
-    return [f for f in files if f.is_file()]
-
-
-def cmd_analyze(args) -> int:
-    from .cohort import load_cohort
-    from .config import load_config
-
-    config = load_config(args.config)
-    check_output_dir(Path(args.out), args.force)
-    cohort = load_cohort(args.cohort)
-    _, manifest = _run_analyze(cohort, _cohort_inputs(Path(args.cohort)), args.out, config, args.config, args.force,
-                               args.quiet)
-    _print_headline(manifest, args.out)
+    _say(terminal.study_lines(manifest, args.out))
     return 0
-
-
-def _print_headline(manifest: dict, out: str) -> None:
-    head = manifest["headline"]
-    console = _console()
-    console.print(f"report: {Path(out) / 'report.html'}")
-    console.print(f"{head['patients']} patients, {head['responders']} responders, {head['excluded']} excluded "
-                  f"(response: {head['response_definition']})")
-    console.print(f"significant AE features: {', '.join(head['significant_ae']) or 'none'}")
-    for model, auc in head["auc"].items():
-        console.print(f"  AUC {auc:.3f}  {model}")
-    for t in head["lr_tests"]:
-        console.print(f"  LR {t['lr']:.2f} (df {t['df']}), P = {t['p']:.3f}  {t['sequence']}: {t['model']}")
-    timings = manifest["timings_s"]
-    console.print("stage times (s): " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()))
 
 
 def cmd_demo(args) -> int:
-    from .config import load_config
     from .datasets import demo_cohort_path, load_demo_cohort
 
-    out = args.out
-    config = load_config(args.config)
-    check_output_dir(Path(out), args.force)
-    _, manifest = _run_analyze(load_demo_cohort(), _cohort_inputs(demo_cohort_path()), out, config, args.config,
-                               args.force, args.quiet)
-    _print_headline(manifest, out)
-    return 0
+    return cmd_analyze(args, load_demo_cohort(), cohort_files(demo_cohort_path()))
 
 
 def cmd_config(args) -> int:
-    from .config import DEFAULTS_TOML, load_config
-
     if args.defaults:
         print(DEFAULTS_TOML, end="")
         return 0
-    if args.check:
-        load_config(args.check)
-        print(f"{args.check}: valid")
-        return 0
-    raise LvmdError("config: give --defaults or --check FILE")
+    if not args.check:
+        raise LvmdError("config: give --defaults or --check FILE")
+    load_config(args.check)
+    _say(f"{args.check}: valid")
+    return 0
 
 
-# ------------------------------------------------------------------------------------------------------ validate
 def cmd_validate(args) -> int:
-    from .cohort import load_cohort
-    from .config import load_config
     from .report.validation_report import write_validation
     from .validation import validate
 
-    config = load_config(args.config)
-    check_output_dir(Path(args.out), args.force)
-    if args.scheduler and args.scheduler.startswith("tcp://"):
-        from .validation import _connect
-
-        _connect(args.scheduler, None)[1].close()  # fail within 10 s, before any work, when nobody answers
-    cohort = load_cohort(args.cohort)
-    with _progress(args.quiet) as progress:
-        tasks = {}
-
-        def update(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = progress.add_task(stage, total=total)
-            progress.update(tasks[stage], completed=done)
-
-        result = validate(cohort, config, folds=args.folds, repeats=args.repeats, bootstrap=args.bootstrap,
-                          seed=args.seed, fast=args.fast, scheduler=args.scheduler, workers=args.workers,
-                          stability_seeds=args.stability_seeds, progress=update)
+    config = _prepare(args)
+    with _progress(args.quiet) as bar:
+        result = validate(load_cohort(args.cohort), config, folds=args.folds, repeats=args.repeats,
+                          bootstrap=args.bootstrap, seed=args.seed, fast=args.fast, scheduler=args.scheduler,
+                          workers=args.workers, stability_seeds=args.stability_seeds, progress=terminal.stage_bars(bar))
     with atomic_dir(args.out, args.force) as tmp:
         write_validation(result, tmp, str(args.cohort))
-    console = _console()
-    console.print(f"report: {Path(args.out) / 'report.html'}")
-    for _, row in result.summary.iterrows():
-        console.print(f"  {row['model']:<18} apparent AUC {row['apparent_auc']:.3f}  cross-validated "
-                      f"{row['cv_auc']:.3f} [{row['cv_auc_low']:.3f}, {row['cv_auc_high']:.3f}]  "
-                      f"optimism-corrected {row['optimism_corrected_auc']:.3f}")
-    if result.gain:
-        g = result.gain
-        console.print(f"AE gain over clinical+psd: apparent {g['apparent_gain']:+.3f}, cross-validated "
-                      f"{g['cv_gain']:+.3f} [{g['cv_gain_low']:+.3f}, {g['cv_gain_high']:+.3f}]")
-    console.print("times (s): " + ", ".join(f"{k} {v}" for k, v in result.timings.items()))
-    if result.failures:
-        console.print(f"{len(result.failures)} folds or resamples failed twice; they are listed in the report")
-        return 1
-    return 0
+    _say(terminal.validation_lines(result, args.out))
+    return 1 if result.failures else 0
 
 
-# --------------------------------------------------------------------------------------------------- fit / predict
 def cmd_fit(args) -> int:
     from .bundle import ModelBundle
-    from .cohort import load_cohort
-    from .config import load_config
+    from .model import CRTResponseModel
+    from .validation import fit_with_optimism
 
-    config = load_config(args.config)
-    check_output_dir(Path(args.out), args.force)
-    cohort = load_cohort(args.cohort)
-    corrected = None
+    config = _prepare(args)
+    cohort, corrected = load_cohort(args.cohort), None
     if args.optimism:
-        from .validation import validate
-
-        res = validate(cohort, config, folds=2, repeats=1, bootstrap=args.optimism, families=[args.family],
-                       fast=args.fast, stability_seeds=0)
-        corrected = float(res.summary["optimism_corrected_auc"].iloc[0])
-    bundle = ModelBundle.fit(cohort, config, args.family, corrected)
+        model, corrected = fit_with_optimism(cohort, args.family, config, args.optimism, args.fast)
+    else:
+        model = CRTResponseModel(args.family, config).fit(cohort)
     with atomic_dir(args.out, args.force) as tmp:
-        bundle.save(tmp)
-    perf = bundle.meta["performance"]
-    print(f"wrote {args.out}: {args.family} on {bundle.meta['training']['patients']} patients; variables "
-          f"{', '.join(bundle.pipeline.variables)}; apparent AUC {perf['apparent_auc']:.3f}"
-          + (f", optimism-corrected {corrected:.3f}" if corrected is not None else ""))
+        ModelBundle(model, corrected).save(tmp)
+    _say(terminal.fit_line(model, args.out, corrected))
     return 0
-
-
-def _safe_name(pid: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in pid) or "patient"
 
 
 def cmd_predict(args) -> int:
-    import numpy as np
-
     from .bundle import ModelBundle
     from .io.polarmaps import read_polarmaps
     from .io.tables import read_clinical
-    from .phase.metrics import latest_viable_segment, segment_summary
-    from .polar import disc_mask, pixel_coordinates
+    from .predict import predict_patients, predict_spect
+    from .report.patient import write_predictions
 
-    if args.out:
-        check_output_dir(Path(args.out), args.force)
-    bundle = ModelBundle.load(args.bundle)
-    needed = [v for v in bundle.pipeline.variables if v not in bundle.pipeline.image_features
-              and v not in ("psd_deg", "pbw_deg")]
-    clinical = read_clinical(args.clinical, required=needed)
-    ids = list(clinical.index)
-    phase = None
-    latest: dict[str, int | None] = {}
-    if args.maps:
-        maps = read_polarmaps(args.maps)
-        missing = [p for p in ids if p not in set(maps.patient_id)]
-        if missing:
-            raise LvmdError(f"{args.maps}: no maps for patients {', '.join(missing[:8])}")
-        maps = maps.subset(ids)
-        phase = maps.phase
-        if maps.perfusion is not None:
-            rho, theta = pixel_coordinates()
-            inside = disc_mask()
-            for pid, ph, pf in zip(ids, maps.phase, maps.perfusion):
-                ok = inside & np.isfinite(ph) & np.isfinite(pf)
-                seg = segment_summary(rho[ok], theta[ok], ph[ok], pf[ok], np.zeros(int(ok.sum())))
-                latest[pid] = latest_viable_segment(seg)
-    elif args.spect:
-        from .io.spect import read_spect
-        from .phase import analyze_study
-
-        results = {}
-        for path in args.spect:
-            res = analyze_study(read_spect(path))
-            results[res.study_id] = res
-        missing = [p for p in ids if p not in results]
-        if missing:
-            raise LvmdError(f"--spect: no study named after patients {', '.join(missing[:8])} (a study's id is its "
-                            "file or folder stem)")
-        phase = np.stack([results[p].phase_map for p in ids])
-        for p in ids:
-            latest[p] = results[p].latest_segment
-            clinical.loc[p, "psd_deg"] = results[p].metrics["psd_deg"]
-            clinical.loc[p, "pbw_deg"] = results[p].metrics["pbw_deg"]
-    table = bundle.predict(clinical, phase)
-    table["latest_segment"] = [latest.get(p) for p in table.index]
-    records = []
-    for pid, row in table.iterrows():
-        values = {v: float(row[v]) for v in bundle.pipeline.variables}
-        records.append({"patient_id": pid, "probability": float(row["probability"]), "ci_low": float(row["ci_low"]),
-                        "ci_high": float(row["ci_high"]), "values": values,
-                        "contributions": {v: float(row[f"contribution_{v}"]) for v in bundle.pipeline.variables},
-                        "psd_deg": float(clinical.loc[pid, "psd_deg"]) if "psd_deg" in clinical else None,
-                        "pbw_deg": float(clinical.loc[pid, "pbw_deg"]) if "pbw_deg" in clinical else None,
-                        "latest_segment": latest.get(pid), "warnings": list(row["warnings"])})
-    if args.out:
-        from .report.patient import write_patient_pages
-
-        with atomic_dir(args.out, args.force) as tmp:
-            flat = table.drop(columns=["warnings"]).assign(warnings=["; ".join(w) for w in table["warnings"]])
-            flat.to_csv(tmp / "predictions.csv", float_format="%.6g")
-            (tmp / "predictions.json").write_text(json.dumps(records, indent=2))
-            for i, rec in enumerate(records):
-                write_patient_pages(tmp, rec["patient_id"], None if phase is None else phase[i], rec,
-                                    rec["latest_segment"], _safe_name(rec["patient_id"]))
-    if args.json:
-        for rec in records:
-            print(json.dumps(rec))
+    _prepare(args)
+    model = ModelBundle.load(args.bundle).model
+    clinical = read_clinical(args.clinical, required=model.table_columns())
+    if args.spect:
+        prediction = predict_spect(model, clinical, args.spect)
     else:
-        for rec in records:
-            flag = f"  [{len(rec['warnings'])} warning(s)]" if rec["warnings"] else ""
-            print(f"{rec['patient_id']}: P(response) = {rec['probability']:.3f} "
-                  f"[{rec['ci_low']:.3f}, {rec['ci_high']:.3f}]{flag}")
+        prediction = predict_patients(model, clinical, read_polarmaps(args.maps) if args.maps else None)
+    if args.out:
+        with atomic_dir(args.out, args.force) as tmp:
+            write_predictions(prediction, tmp)
+    _say(terminal.prediction_lines(prediction, args.json))
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from .bundle import ModelBundle
+    from .evaluate import evaluate
+    from .report.evaluation_report import write_evaluation
+
+    _prepare(args)
+    model = ModelBundle.load(args.bundle).model
+    result = evaluate(model, load_cohort(args.cohort))
+    with atomic_dir(args.out, args.force) as tmp:
+        manifest = write_evaluation(result, tmp, cohort_files(args.cohort), model.config.report.formats)
+    _say(terminal.evaluation_lines(manifest, args.out))
     return 0
 
 
@@ -429,6 +262,18 @@ def _add_recon_options(p) -> None:
                    help="operator's LV centre in the transaxial volume (voxels); always used")
     p.add_argument("--axis-angles", type=float, nargs=2, metavar=("AZIMUTH", "ELEVATION"),
                    help="operator's base-to-apex axis (degrees; see docs/data-format.md); always used")
+
+
+def _common(p, func, out: str | None = "required", config: bool = True, quiet: bool = True) -> None:
+    """The options every output-writing command shares, and the command's function."""
+    p.set_defaults(func=func)
+    if out:
+        p.add_argument("--out", required=out == "required", default=None if out == "required" else out)
+    if config:
+        p.add_argument("--config", help="study.toml (see `lvmd config --defaults`)")
+    p.add_argument("--force", action="store_true", help="replace an existing output")
+    if quiet:
+        p.add_argument("--quiet", action="store_true")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -481,66 +326,47 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("simulate", help="simulate a synthetic CRT cohort with a planted mechanism")
     p.add_argument("--n", type=int, default=103)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", required=True)
     p.add_argument("--null", action="store_true", help="no pattern effect: response depends on clinical data only")
     p.add_argument("--maps-only", action="store_true", help="draw maps directly (fast, large n)")
     p.add_argument("--with-spect", action="store_true", help="also keep the gated phantom studies")
-    p.add_argument("--force", action="store_true")
-    p.set_defaults(func=cmd_simulate)
+    _common(p, cmd_simulate, config=False, quiet=False)
 
     p = sub.add_parser("features", help="fit the autoencoder (or PCA) on a cohort's phase maps")
     p.add_argument("cohort")
-    p.add_argument("--out", required=True)
     p.add_argument("--method", default="ae", choices=["ae", "pca"])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--iterations", type=int, default=1000)
     p.add_argument("--components", type=int, default=64, help="PCA components")
-    p.add_argument("--force", action="store_true")
-    p.add_argument("--quiet", action="store_true")
-    p.set_defaults(func=cmd_features)
+    _common(p, cmd_features, config=False)
 
-    for name, helptext in (("analyze", "run the paper's study on a cohort and write tables, figures, report.html"),
-                           ("demo", "run the study on the embedded synthetic cohort")):
-        p = sub.add_parser(name, help=helptext)
-        if name == "analyze":
-            p.add_argument("cohort")
-            p.add_argument("--out", required=True)
-        else:
-            p.add_argument("--out", default="lvmd-demo")
-        p.add_argument("--config", help="study.toml (see `lvmd config --defaults`)")
-        p.add_argument("--force", action="store_true")
-        p.add_argument("--quiet", action="store_true")
-        p.set_defaults(func=cmd_analyze if name == "analyze" else cmd_demo)
+    p = sub.add_parser("analyze", help="run the paper's study on a cohort and write tables, figures, report.html")
+    p.add_argument("cohort")
+    _common(p, cmd_analyze)
+    p = sub.add_parser("demo", help="run the study on the embedded synthetic cohort")
+    _common(p, cmd_demo, out="lvmd-demo")
 
     p = sub.add_parser("validate", help="honest validation: nested cross-validation and bootstrap optimism")
     p.add_argument("cohort")
-    p.add_argument("--out", required=True)
-    p.add_argument("--config", help="study.toml")
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--repeats", type=int, default=20)
     p.add_argument("--bootstrap", type=int, default=200, help="resamples for the optimism correction (0 = skip)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--fast", action="store_true", help="train each autoencoder for 50 iterations (stated in the "
-                   "report) instead of the configured 1000")
+    p.add_argument("--fast", action="store_true", help="train each autoencoder inside the folds for 50 iterations "
+                   "(stated in the report); the full-data models keep the configured number")
     p.add_argument("--scheduler", help="local:N (Dask LocalCluster of N workers) or tcp://HOST:PORT; default: local "
                    "processes")
     p.add_argument("--workers", type=int, default=None, help="local processes (default: CPU count)")
     p.add_argument("--stability-seeds", type=int, default=3)
-    p.add_argument("--force", action="store_true")
-    p.add_argument("--quiet", action="store_true")
-    p.set_defaults(func=cmd_validate)
+    _common(p, cmd_validate)
 
     p = sub.add_parser("fit", help="fit the final model on a whole cohort and save a bundle")
     p.add_argument("cohort")
-    p.add_argument("--out", required=True, help="bundle folder")
-    p.add_argument("--family", default="clinical+psd+ae",
-                   choices=["clinical", "clinical+psd", "clinical+pbw", "clinical+psd+ae", "clinical+psd+pca"])
-    p.add_argument("--config", help="study.toml")
+    p.add_argument("--family", default="clinical+psd+ae", help="model family, e.g. clinical+psd or clinical+psd+ae "
+                   "(see docs/model.md)")
     p.add_argument("--optimism", type=int, default=0, metavar="N",
                    help="also estimate the optimism-corrected AUC with N bootstrap resamples")
     p.add_argument("--fast", action="store_true", help="50 AE iterations per bootstrap fit")
-    p.add_argument("--force", action="store_true")
-    p.set_defaults(func=cmd_fit)
+    _common(p, cmd_fit, quiet=False)
 
     p = sub.add_parser("predict", help="score new patients with a saved bundle")
     p.add_argument("bundle")
@@ -548,10 +374,14 @@ def build_parser() -> argparse.ArgumentParser:
     source = p.add_mutually_exclusive_group()
     source.add_argument("--maps", help="polarmaps.npz or a polarmaps/ folder")
     source.add_argument("--spect", nargs="+", help="gated SPECT studies named after the patients")
-    p.add_argument("--out", help="folder for predictions.csv/json and a page per patient")
     p.add_argument("--json", action="store_true", help="print one JSON object per patient")
-    p.add_argument("--force", action="store_true")
-    p.set_defaults(func=cmd_predict)
+    p.add_argument("--out", help="folder for predictions.csv/json and a page per patient")
+    _common(p, cmd_predict, out=None, config=False, quiet=False)
+
+    p = sub.add_parser("evaluate", help="external validation of a saved bundle on a new cohort (TRIPOD)")
+    p.add_argument("bundle")
+    p.add_argument("cohort")
+    _common(p, cmd_evaluate, config=False, quiet=False)
 
     p = sub.add_parser("reconstruct", help="raw gated projections -> OSEM -> automatic short-axis study")
     p.add_argument("projections", help="DICOM NM TOMO or GATED TOMO projections")

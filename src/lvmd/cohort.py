@@ -122,6 +122,7 @@ class Cohort:
             "response_unknown": int(label.isna().sum()),
             "response_definition": definition,
             "maps": self.maps.kinds() if self.maps is not None else [],
+            "columns_with_missing": [str(c) for c in self.table.columns[self.table.isna().any()]],
         }
 
 
@@ -140,6 +141,16 @@ def join(table: pd.DataFrame, maps: PolarMaps | None, source: str, maps_source: 
         raise CohortError(f"{source}: maps without clinical rows {', '.join(map(str, no_rows[:8]))}"
                           + (f" (and {len(no_rows) - 8} more)" if len(no_rows) > 8 else ""))
     return Cohort(table, maps.subset(table.index), source)
+
+
+def cohort_files(path: str | Path) -> list[Path]:
+    """The files a cohort folder's analysis reads (clinical.csv, polarmaps.npz or the PNG exports), for manifests."""
+    folder = Path(path)
+    folder = folder.parent if folder.is_file() else folder
+    files = [folder / "clinical.csv", folder / "polarmaps.npz"]
+    if (folder / "polarmaps").is_dir():
+        files += sorted((folder / "polarmaps").glob("*.png"))
+    return [f for f in files if f.is_file()]
 
 
 def load_cohort(path: str | Path) -> Cohort:

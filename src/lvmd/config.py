@@ -31,6 +31,9 @@ class StatsConfig:
     conventional: list[str] = field(default_factory=lambda: ["psd_deg", "pbw_deg"])
     firth: bool = False
     max_image_features: int = 3
+    families: list[str] = field(default_factory=lambda: ["clinical", "clinical+psd", "clinical+pbw", "clinical+psd+ae",
+                                                         "clinical+pbw+ae", "clinical+psd+pca", "clinical+pbw+pca"])
+    table1_exact: str = "chi2"
 
 
 @dataclass
@@ -130,6 +133,8 @@ CHECKS = {
         "conventional": lambda v, n: text_list(v, n),
         "firth": flag,
         "max_image_features": lambda v, n: whole(v, n, 1, MAX_LATENT_DIM),
+        "families": lambda v, n: text_list(v, n, min_len=1),
+        "table1_exact": lambda v, n: text(v, n, ("chi2", "fisher")),
     },
     "features": {
         "preset": lambda v, n: text(v, n, ("paper",)),
@@ -204,6 +209,12 @@ firth = false
 # At most this many significant image features (AE or PCA, most significant first) enter the multivariate,
 # ROC and likelihood-ratio models, split into collinearity groups (the paper had three: AE #28, #30, #35).
 max_image_features = 3
+# Model families fitted by analyze, validate (and offered by fit): "clinical", then "+psd" / "+pbw" (entered as
+# they are) and image-feature kinds "+ae" / "+pca" (screened; several kinds are screened together).
+families = ["clinical", "clinical+psd", "clinical+pbw", "clinical+psd+ae", "clinical+pbw+ae", "clinical+psd+pca", "clinical+pbw+pca"]
+# Table 1 test of a categorical variable with an expected count below 5: "chi2" (the paper's; stated in the
+# table) or "fisher" (Fisher's exact test; Freeman-Halton on tables larger than 2 x 2).
+table1_exact = "chi2"
 
 [features]
 # Autoencoder preset ("paper": 4096->512->64->512->4096, Sigmoid output, Adam, full batch).

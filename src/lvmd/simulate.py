@@ -34,6 +34,7 @@ from scipy import ndimage, stats
 from ._values import seed as seed_value
 from ._values import whole
 from .errors import LvmdError
+from .formulas import expit
 from .io.polarmaps import PolarMaps
 from .io.spect import write_spect
 from .io.tables import write_clinical
@@ -175,7 +176,7 @@ def _posterior(clinical: pd.DataFrame, drawn: dict, coherent: np.ndarray, null: 
     if not null:
         pc1, pc0 = P_COHERENT
         log_odds += np.where(coherent, np.log(pc1 / pc0), np.log((1 - pc1) / (1 - pc0)))
-    return 1.0 / (1.0 + np.exp(-log_odds))
+    return expit(log_odds)
 
 
 def _phantom_job(args) -> tuple:
