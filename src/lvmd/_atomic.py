@@ -22,7 +22,6 @@ import datetime
 import errno
 import fcntl
 import functools
-import hashlib
 import json
 import os
 import shutil
@@ -33,6 +32,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from .errors import LvmdError
+from .provenance import sha256_text
 
 MARKER = ".lvmd-output"
 MARKER_FORMAT = "lvmd-output"
@@ -206,7 +206,7 @@ def _remove_created(created: list[Path]) -> None:
 
 def _hidden_name(out: Path, kind: str) -> str:
     """A hidden sibling's name prefix: readable, but short enough for any name the file system accepts."""
-    stem = out.name if len(os.fsencode(out.name)) <= 80 else hashlib.sha256(os.fsencode(out.name)).hexdigest()[:16]
+    stem = out.name if len(os.fsencode(out.name)) <= 80 else sha256_text(out.name, 16)
     return f".{stem}.{kind}"
 
 

@@ -8,11 +8,11 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from .errors import LvmdError
+from .provenance import sha256_text
 
 # Bytes kept as they are; every other byte of the UTF-8 text becomes %XX (upper-case hex). "%" is never kept, so
 # the encoding can be undone, and "~" is never kept, so a shortened name (which ends in "~" + hash) cannot equal
@@ -23,7 +23,7 @@ MAX_NAME_BYTES = 120  # leaves room for suffixes such as "_polarmaps.npz" within
 
 
 def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return sha256_text(text, 16)
 
 
 def safe_filename(name: str, max_bytes: int = MAX_NAME_BYTES) -> str:

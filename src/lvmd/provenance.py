@@ -16,6 +16,11 @@ def sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+def sha256_text(text: str, length: int = 64) -> str:
+    """Hex SHA-256 of a string (UTF-8, lone surrogates kept), cut to ``length`` characters (short, stable names)."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:length]
+
+
 def versions() -> dict:
     """Versions of lvmd, Python and the libraries whose numbers it reports."""
     import numpy
