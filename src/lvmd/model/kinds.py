@@ -62,7 +62,7 @@ def kind_names() -> tuple[str, ...]:
 
 def feature_count(wanted: int, n_maps: int) -> int:
     """The configured feature count, at most n - 1: a cohort smaller than the paper's 64 features cannot carry them."""
-    return max(1, min(int(wanted), n_maps - 1))
+    return min(int(wanted), max(1, n_maps - 1))
 
 
 def _autoencoder(config: StudyConfig, seed: int, n_maps: int) -> AutoencoderFeatures:
