@@ -13,7 +13,6 @@ from __future__ import annotations
 import io
 import json
 import os
-from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +24,7 @@ import pandas as pd
 from ._atomic import atomic_dir, check_output_dir
 from ._paths import unique_filenames
 from .errors import LvmdError
+from .executor import process_pool
 from .phase.analyze import METRIC_KEYS, PhaseResult, analyze_study
 
 STUDY_SUFFIXES = (".npz", ".nii", ".nii.gz", ".dcm")
@@ -174,7 +174,7 @@ def _run_all(paths: list[Path], options: PhaseOptions, workers: int,
             advance()
         return out
     outcomes: dict[str, StudyOutcome] = {}
-    with ProcessPoolExecutor(workers) as pool:
+    with process_pool(workers) as pool:
         futures = {job: pool.submit(analyse_file, job, options) for job in jobs}
         for job, future in futures.items():
             try:
@@ -185,7 +185,7 @@ def _run_all(paths: list[Path], options: PhaseOptions, workers: int,
     for job in jobs:
         if job not in outcomes:
             try:
-                with ProcessPoolExecutor(1) as alone:
+                with process_pool(1) as alone:
                     outcomes[job] = alone.submit(analyse_file, job, options).result()
             except BrokenProcessPool:
                 outcomes[job] = StudyOutcome(job, error="the analysis process died (out of memory or a crash in a "

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from pathlib import Path
 
 from ._atomic import atomic_dir, check_output_dir
@@ -150,7 +151,9 @@ def cmd_config(args) -> int:
         return 0
     if not args.check:
         raise LvmdError("config: give --defaults or --check FILE")
-    load_config(args.check)
+    from .model import check_families
+
+    check_families(load_config(args.check).stats.families, f"{args.check}: stats.families")
     terminal.say(f"{args.check}: valid")
     return 0
 
@@ -250,12 +253,13 @@ def main(argv: list[str] | None = None) -> int:
     the traceback only when the environment sets ``LVMD_DEBUG=1``.
     """
     from ._atomic import Terminated, signals_raise
-    from ._console import print_error
+    from ._console import print_error, show_warning
 
     args = build_parser().parse_args(argv)
     command = globals()[f"cmd_{args.command}"]
     try:
-        with signals_raise():
+        with signals_raise(), warnings.catch_warnings():
+            warnings.showwarning = show_warning
             return int(command(args) or 0)
     except LvmdError as exc:
         print_error(exc)

@@ -65,6 +65,27 @@ def _close(client) -> None:
         cluster.close()
 
 
+@contextlib.contextmanager
+def process_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
+    """A :class:`~concurrent.futures.ProcessPoolExecutor` that stops at once when the block fails.
+
+    On success the pool shuts down as usual. On any exception -- Ctrl-C, SIGTERM (see
+    :func:`lvmd._atomic.signals_raise`), an error -- tasks not yet started are cancelled and the worker processes
+    are terminated, instead of the executor's default of waiting for every submitted task to finish.
+    """
+    pool = ProcessPoolExecutor(workers)
+    try:
+        yield pool
+    except BaseException:
+        workers_now = list((getattr(pool, "_processes", None) or {}).values())  # no public way to stop running tasks
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in workers_now:
+            with contextlib.suppress(Exception):
+                process.terminate()
+        raise
+    pool.shutdown(wait=True)
+
+
 def run_tasks(fn: Callable, tasks: Sequence, scheduler: str | None = None, workers: int | None = None,
               progress: Callable[[int, int], None] | None = None) -> tuple[list, list]:
     """Run ``fn`` on every task (each has a ``key``), retrying a failed one once.
@@ -83,7 +104,7 @@ def run_tasks(fn: Callable, tasks: Sequence, scheduler: str | None = None, worke
 
     try:
         if client is None:
-            with ProcessPoolExecutor(max(1, min(workers or os.cpu_count() or 1, total))) as pool:
+            with process_pool(max(1, min(workers or os.cpu_count() or 1, total))) as pool:
                 futures = {pool.submit(fn, t): (t, 0) for t in tasks}
                 while futures:
                     for fut in [f for f in futures if f.done()]:

@@ -224,8 +224,8 @@ def write_phantom(phantom: Phantom, out, force: bool = False) -> None:
     from .io.spect import write_spect
 
     out = Path(out)
-    if not out.name.lower().endswith((".npz", ".nii", ".nii.gz", ".dcm")):
-        raise LvmdError(f"{out}: study file must end in .npz, .nii, .nii.gz or .dcm")
+    if not out.name.lower().endswith((".npz", ".nii", ".nii.gz", ".dcm")) or out.name.startswith("."):
+        raise LvmdError(f"{out}: study file must be named NAME.npz, NAME.nii, NAME.nii.gz or NAME.dcm")
     check_output_file(out, force)
     study = phantom.simulate(out.name.split(".")[0])
     with atomic_file(out, force) as tmp:

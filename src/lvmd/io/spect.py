@@ -48,7 +48,8 @@ class GatedSpect:
         self.counts = validate_counts(self.counts, self.study_id)
         spacing = tuple(float(s) for s in np.asarray(self.spacing_mm, dtype=float).ravel())
         if len(spacing) != 3 or not all(np.isfinite(spacing)) or min(spacing) <= 0:
-            raise SpectError(f"{self.study_id}: spacing_mm must be three positive numbers, got {self.spacing_mm}")
+            shown = ", ".join(f"{v:g}" for v in spacing)
+            raise SpectError(f"{self.study_id}: spacing_mm must be three positive finite numbers, got ({shown})")
         self.spacing_mm = spacing
 
     @property

@@ -40,7 +40,8 @@ def check_lines(source: str, summary: dict, analysed) -> list[str]:
 def batch_lines(result, out: str) -> tuple[list[str], list[str]]:
     """``lvmd phase``: (lines for stdout, lines for stderr: each study's warnings and errors)."""
     errors = [f"warning: {sid}: {line}" for sid, lines in result.warnings.items() for line in lines]
-    errors += [f"error: {e['input']}: {e['reason']}" for e in result.errors]
+    errors += [f"error: {e['reason']}" if e["reason"].startswith(f"{e['input']}:") else f"error: {e['input']}: {e['reason']}"
+               for e in result.errors]
     done = f"analysed {len(result.rows)} of {result.total} studies -> {out}"
     if result.errors:
         done += f"; {len(result.errors)} failed (listed in {Path(out) / 'errors.csv'})"
