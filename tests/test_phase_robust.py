@@ -13,11 +13,12 @@ import pandas as pd
 import pytest
 from scipy import ndimage
 
+from lvmd._paths import safe_filename
+from lvmd.batch import PhaseOptions, run_batch
 from lvmd.errors import SpectError
 from lvmd.io.spect import GatedSpect, write_spect
 from lvmd.phantom import SYSTOLE_PEAK_DEG, make_phantom
 from lvmd.phase import analyze_study, phase_metrics
-from lvmd.batch import PhaseOptions, run_batch, safe_name
 
 
 def hot_gut(phantom, factor: float, gap_mm: float = 0.0, counts: float | None = 5000.0, seed: int = 0) -> GatedSpect:
@@ -226,11 +227,11 @@ def test_phase_cli_qc_outputs_and_escaped_warnings(tmp_path, cli):
     res = cli("phase", str(tmp_path / f"{name}.npz"), str(tmp_path / "empty.npz"), "--out", str(tmp_path / "out"),
               "--qc", "--quiet", "--jobs", "1")
     assert res.returncode == 1
-    assert "\x1b" not in res.stderr and "warning: p[bold]?[31mred: extracardiac activity" in res.stderr
-    assert "error: empty: no LV found" in res.stderr
+    assert "\x1b" not in res.stderr and "warning: p[bold]\\x1b[31mred: extracardiac activity" in res.stderr
+    assert f"error: {tmp_path / 'empty.npz'}: empty: no LV found" in res.stderr
     out = tmp_path / "out"
-    safe = safe_name(name)
-    assert safe == "p_bold___31mred"
+    safe = safe_filename(name)
+    assert safe == "p%5Bbold%5D%1B%5B31mred"
     record = json.loads((out / f"{safe}.json").read_text())
     assert record["id"] == name and record["qc"]["extracardiac_ratio"] > 5
     assert record["base_sensitivity_deg"] == record["qc"]["base_sensitivity_deg"]

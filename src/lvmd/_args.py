@@ -10,7 +10,7 @@ import sys
 from typing import Callable
 
 from ._console import print_error
-from ._values import SEED_MAX, real, whole
+from ._values import SEED_MAX, real, scheduler_address, whole
 from .errors import LvmdError
 
 
@@ -70,22 +70,6 @@ non_negative_float = float_in(0)
 def scheduler(text: str) -> str:
     """An argparse type for ``--scheduler``: ``local:N`` with N >= 1 workers, or ``tcp://HOST:PORT``."""
     try:
-        return parse_scheduler(text)
+        return scheduler_address(text)
     except LvmdError as exc:
         raise argparse.ArgumentTypeError(str(exc).removeprefix("--scheduler ")) from None
-
-
-def parse_scheduler(text: str, error: type[Exception] = LvmdError) -> str:
-    """Check a scheduler address: ``local:N`` (N >= 1; a LocalCluster of 0 workers waits forever) or
-    ``tcp://HOST:PORT`` (PORT in 1..65535). Returns it unchanged; raises ``error`` naming ``--scheduler``."""
-    if text.startswith("local:"):
-        count = text.split(":", 1)[1]
-        if not count.strip().isdigit() or int(count) < 1:
-            raise error(f"--scheduler {text}: expected local:N with N a whole number of workers, at least 1")
-        return text
-    if text.startswith("tcp://"):
-        host, _, port = text[len("tcp://"):].rpartition(":")
-        if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
-            raise error(f"--scheduler {text}: expected tcp://HOST:PORT with PORT in 1..65535")
-        return text
-    raise error(f"--scheduler {text!r}: use local:N or tcp://HOST:PORT")

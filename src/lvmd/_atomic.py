@@ -158,12 +158,15 @@ def check_output_dir(out: str | os.PathLike, force: bool, inputs: Iterable[str |
 
 @_os_errors_in_one_line
 def check_output_file(out: str | os.PathLike, force: bool, inputs: Iterable[str | os.PathLike] = ()) -> None:
-    """Refuse an output file that cannot or must not be written (an existing file needs ``force``; never an input)."""
+    """Refuse an output file that cannot or must not be written: an input, a folder, a symbolic link (what it points
+    to is not replaced through it), or an existing file without ``force``."""
     _check_parent(out)
     for item in inputs:
         if _real(out) == _real(item) or out == Path(os.path.abspath(item)):
             raise OutputError(f"{out}: is the input {item}; choose a new --out")
-    if out.is_dir() and not out.is_symlink():
+    if out.is_symlink():
+        raise OutputError(f"{out}: is a symbolic link; give the file itself")
+    if out.is_dir():
         raise OutputError(f"{out}: is a folder, not a file")
     if os.path.lexists(out) and not force:
         raise OutputError(f"{out}: exists (use --force to replace it)")

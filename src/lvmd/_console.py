@@ -59,6 +59,13 @@ def print_error(message: object) -> None:
     write_line(f"error: {message}", sys.stderr)
 
 
+def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A :func:`warnings.showwarning` for the command line: one printable line ``warning: <Category>: <message>``
+    on stderr, so that user text inside a warning (an id drawn in a figure, a file name) never reaches the terminal
+    raw and a warning never spans several lines."""
+    write_line(f"warning: {category.__name__}: {message}", sys.stderr if file is None else file)
+
+
 class SafeConsole(Console):
     """A rich console that prints text literally: no markup, emoji codes or highlighting, unsafe characters escaped,
     and no wrapping (a long path stays on one line for whoever parses the output).

@@ -104,3 +104,21 @@ def whole_list(value, name: str, low: int | None = None, high: int | None = None
 def seed(value, name: str, error: type[LvmdError] = ConfigError) -> int:
     """A random seed: a whole number in 0 .. 2**32 - 1 (what numpy and PyTorch accept)."""
     return whole(value, name, 0, SEED_MAX, error)
+
+
+def scheduler_address(text: str, name: str = "--scheduler", error: type[LvmdError] = LvmdError) -> str:
+    """A Dask scheduler address: ``local:N`` (N >= 1; a LocalCluster of 0 workers waits forever) or
+    ``tcp://HOST:PORT`` (PORT in 1..65535). Returned unchanged; ``error`` names ``name`` otherwise."""
+    if not isinstance(text, str):
+        raise error(f"{name} {text!r}: use local:N or tcp://HOST:PORT")
+    if text.startswith("local:"):
+        count = text.split(":", 1)[1]
+        if not count.strip().isdigit() or int(count) < 1:
+            raise error(f"{name} {text}: expected local:N with N a whole number of workers, at least 1")
+        return text
+    if text.startswith("tcp://"):
+        host, _, port = text[len("tcp://"):].rpartition(":")
+        if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+            raise error(f"{name} {text}: expected tcp://HOST:PORT with PORT in 1..65535")
+        return text
+    raise error(f"{name} {text!r}: use local:N or tcp://HOST:PORT")

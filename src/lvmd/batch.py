@@ -13,17 +13,18 @@ from __future__ import annotations
 import io
 import json
 import os
-from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
 
 from ._atomic import atomic_dir, check_output_dir
+from ._paths import unique_filenames
 from .errors import LvmdError
+from .executor import process_pool
 from .phase.analyze import METRIC_KEYS, PhaseResult, analyze_study
 
 STUDY_SUFFIXES = (".npz", ".nii", ".nii.gz", ".dcm")
@@ -94,12 +95,6 @@ def one_line(exc: BaseException) -> str:
     if isinstance(exc, LvmdError):
         return message
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
-
-
-def safe_name(study_id: str) -> str:
-    """A file-name-safe form of a study id (letters, digits, '-', '_', '.'); the id itself stays in the JSON."""
-    name = "".join(c if (c.isascii() and c.isalnum()) or c in "-_." else "_" for c in study_id).strip(".")
-    return name or "study"
 
 
 def load_study(path: Path, options: PhaseOptions):
@@ -179,7 +174,7 @@ def _run_all(paths: list[Path], options: PhaseOptions, workers: int,
             advance()
         return out
     outcomes: dict[str, StudyOutcome] = {}
-    with ProcessPoolExecutor(workers) as pool:
+    with process_pool(workers) as pool:
         futures = {job: pool.submit(analyse_file, job, options) for job in jobs}
         for job, future in futures.items():
             try:
@@ -190,7 +185,7 @@ def _run_all(paths: list[Path], options: PhaseOptions, workers: int,
     for job in jobs:
         if job not in outcomes:
             try:
-                with ProcessPoolExecutor(1) as alone:
+                with process_pool(1) as alone:
                     outcomes[job] = alone.submit(analyse_file, job, options).result()
             except BrokenProcessPool:
                 outcomes[job] = StudyOutcome(job, error="the analysis process died (out of memory or a crash in a "
@@ -200,7 +195,8 @@ def _run_all(paths: list[Path], options: PhaseOptions, workers: int,
 
 
 def run_batch(inputs: list[str], out: str | Path, options: PhaseOptions | None = None, force: bool = False,
-              jobs: int | None = None, progress: Callable[[int, int], None] | None = None) -> BatchResult:
+              jobs: int | None = None, progress: Callable[[int, int], None] | None = None,
+              protect: Sequence[str | Path] = ()) -> BatchResult:
     """Analyse every study in ``inputs`` and write the outputs to ``out`` (atomically).
 
     Parameters
@@ -214,9 +210,15 @@ def run_batch(inputs: list[str], out: str | Path, options: PhaseOptions | None =
         Worker processes (default: CPU count; 1 runs in this process).
     progress : callable, optional
         ``progress(done, total)`` after each study.
+    protect : paths
+        Other files the batch reads (an attenuation map): like ``inputs``, ``out`` must not be nor hold them.
+
+    Each study's files are named by :func:`lvmd._paths.unique_filenames` of its id (``a/b`` and ``a_b`` never
+    share a file); a second study with the same id is recorded in ``errors.csv``.
     """
     options = options or PhaseOptions()
-    check_output_dir(Path(out), force)
+    protected = [*inputs, *protect]
+    check_output_dir(Path(out), force, protected)
     paths = expand_studies(inputs)
     done = [0]
 
@@ -227,20 +229,20 @@ def run_batch(inputs: list[str], out: str | Path, options: PhaseOptions | None =
 
     workers = max(1, min(jobs or os.cpu_count() or 1, len(paths)))
     outcomes = _run_all(paths, options, workers, advance)
-    rows, errors, warnings, seen = [], [], {}, set()
-    with atomic_dir(out, force) as tmp:
-        for outcome in outcomes:
-            if outcome.error is not None:
-                errors.append({"input": outcome.path, "reason": outcome.error})
-                continue
+    rows, errors, warnings, studies = [], [], {}, {}
+    for outcome in outcomes:
+        if outcome.error is not None:
+            errors.append({"input": outcome.path, "reason": outcome.error})
+        elif outcome.record["id"] in studies:
+            errors.append({"input": outcome.path, "reason": f"duplicate study id {outcome.record['id']} (also "
+                                                            f"{studies[outcome.record['id']].path})"})
+        else:
+            studies[outcome.record["id"]] = outcome
+    names = unique_filenames(studies)
+    with atomic_dir(out, force, protected) as tmp:
+        for sid, outcome in studies.items():
             record = outcome.record
-            sid = record["id"]
-            name = safe_name(sid)
-            if name in seen:
-                errors.append({"input": outcome.path, "reason": f"duplicate study id {sid}"})
-                continue
-            seen.add(name)
-            _write_study(tmp, name, record, outcome)
+            _write_study(tmp, names[sid], record, outcome)
             qc = record["qc"]
             warnings[sid] = list(qc.get("warnings", []))
             rows.append({**{k: record[k] for k in ("id", "gates", *METRIC_KEYS, "latest_segment")},

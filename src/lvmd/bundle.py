@@ -13,10 +13,12 @@ from __future__ import annotations
 import datetime
 import json
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import __version__
+from ._paths import confined_path
 from .errors import ModelError
 from .model import CRTResponseModel, ImageFeatures
 from .provenance import sha256, versions
@@ -81,38 +83,76 @@ class ModelBundle:
 
     @classmethod
     def load(cls, folder: str | Path) -> "ModelBundle":
-        """Load a bundle after verifying every file's checksum, its format and its lvmd version."""
+        """Load a bundle after verifying every file's checksum, its format and its lvmd version.
+
+        Nothing outside the folder is ever read: every ``checksums.json`` entry must name a plain file inside it
+        (:func:`lvmd._paths.confined_path`), and a bundle holding a symbolic link is refused. model.json is
+        type-checked before the model is rebuilt; every problem is one :class:`ModelError` line.
+        """
         folder = Path(folder)
-        sums_path = folder / CHECKSUMS
-        if not sums_path.is_file():
-            raise ModelError(f"{folder}: not an lvmd bundle (missing {CHECKSUMS})")
-        try:
-            sums = json.loads(sums_path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise ModelError(f"{sums_path}: corrupt checksum list") from None
-        present = {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() and p.name != CHECKSUMS}
+        if not folder.is_dir():
+            raise ModelError(f"{folder}: not an lvmd bundle (not a folder)")
+        sums = _read_json(folder / CHECKSUMS, f"not an lvmd bundle (missing {CHECKSUMS})")
+        present = _bundle_files(folder)
         for name in sorted(present - set(sums)):
             raise ModelError(f"{folder / name}: file not listed in {CHECKSUMS} (bundle tampered with?)")
         for name, digest in sums.items():
-            path = folder / name
-            if not path.is_file():
+            path = confined_path(folder, name, ModelError)
+            if name not in present:
                 raise ModelError(f"{path}: listed in {CHECKSUMS} but missing")
-            if sha256(path) != digest:
+            if not isinstance(digest, str) or sha256(path) != digest:
                 raise ModelError(f"{path}: checksum mismatch (bundle modified after it was saved); refusing to load")
-        try:
-            meta = json.loads((folder / "model.json").read_text())
-        except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ModelError(f"{folder / 'model.json'}: not readable ({exc})") from None
+        meta = _read_json(folder / "model.json", "not an lvmd bundle (missing model.json)")
         if meta.get("format") != FORMAT:
             raise ModelError(f"{folder}: not an lvmd bundle (format {meta.get('format')!r})")
         if meta.get("format_version") != FORMAT_VERSION or _major(str(meta.get("lvmd_version", ""))) != _major(__version__):
             raise ModelError(f"{folder}: bundle format {meta.get('format_version')} from lvmd "
                              f"{meta.get('lvmd_version')} is incompatible with lvmd {__version__} "
                              f"(format {FORMAT_VERSION}); refit it with `lvmd fit`")
-        state = meta["model"]
-        extractor = ImageFeatures.load(folder / EXTRACTOR) if state.get("extractor_kinds") else None
-        model = CRTResponseModel.from_state(state, extractor)
-        return cls(model, meta.get("performance", {}).get("optimism_corrected_auc"), meta)
+        state, performance = meta.get("model"), meta.get("performance", {})
+        if not isinstance(state, dict) or not isinstance(performance, dict):
+            raise ModelError(f"{folder / 'model.json'}: model and performance must be JSON objects")
+        corrected = performance.get("optimism_corrected_auc")
+        if corrected is not None and (isinstance(corrected, bool) or not isinstance(corrected, (int, float))):
+            raise ModelError(f"{folder / 'model.json'}: optimism_corrected_auc = {corrected!r} is not a number")
+        kinds = state.get("extractor_kinds")
+        extractor = ImageFeatures.load(folder / EXTRACTOR) if kinds else None
+        try:
+            model = CRTResponseModel.from_state(state, extractor)
+        except ModelError as exc:
+            raise ModelError(f"{folder / 'model.json'}: {exc}") from None
+        return cls(model, corrected, meta)
+
+
+MAX_JSON_BYTES = 50 * 2**20  # far above any model.json or checksums.json lvmd writes
+
+
+def _read_json(path: Path, missing: str) -> dict:
+    """A JSON object from a plain file of the bundle (not a link; size-limited), or one ModelError line."""
+    if path.is_symlink() or not path.is_file():
+        raise ModelError(f"{path.parent}: {missing}" if not path.is_symlink() else
+                         f"{path}: is a symbolic link; a bundle holds plain files only")
+    try:
+        if path.stat().st_size > MAX_JSON_BYTES:
+            raise ModelError(f"{path}: {path.stat().st_size} bytes is too large for an lvmd bundle file")
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise ModelError(f"{path}: not readable JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise ModelError(f"{path}: expected a JSON object, found a {type(value).__name__}")
+    return value
+
+
+def _bundle_files(folder: Path) -> set[str]:
+    """Relative paths of the bundle's files (checksums.json aside); a symbolic link anywhere is refused."""
+    files = set()
+    for root, dirs, names in os.walk(folder):
+        for name in dirs + names:
+            path = Path(root) / name
+            if path.is_symlink():
+                raise ModelError(f"{path}: is a symbolic link; a bundle holds plain files only")
+        files |= {(Path(root) / n).relative_to(folder).as_posix() for n in names}
+    return files - {CHECKSUMS}
 
 
 def model_card(meta: dict) -> str:

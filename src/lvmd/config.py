@@ -171,6 +171,8 @@ def load_config(path: str | Path | None) -> StudyConfig:
         raise ConfigError(f"{path}: cannot be read ({exc})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    except RecursionError:  # arrays nested thousands deep
+        raise ConfigError(f"{path}: not a study configuration (values nested too deeply)") from None
     for section, values in data.items():
         if section not in SECTIONS or not isinstance(values, dict):
             raise ConfigError(f"{path}: unknown section [{section}]")

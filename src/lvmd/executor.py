@@ -9,6 +9,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from typing import Callable, Iterator, Sequence
 
+from ._values import scheduler_address
 from .errors import LvmdError
 
 
@@ -30,38 +31,31 @@ def single_threaded() -> Iterator[None]:
 
 def connect(scheduler: str | None):
     """A Dask client for ``local:N`` (a LocalCluster of N single-threaded workers) or ``tcp://HOST:PORT``; None
-    (local processes) for no scheduler. An unreachable scheduler fails within 10 s."""
+    (local processes) for no scheduler. The address is checked first (``local:0`` would wait forever); an
+    unreachable scheduler fails within 10 s."""
     if scheduler in (None, "", "processes"):
         return None
+    scheduler_address(scheduler)
     try:
         from dask.distributed import Client, LocalCluster
     except ImportError:
         raise LvmdError("--scheduler needs dask.distributed: pip install 'lvmd[dist]'") from None
     if scheduler.startswith("local:"):
-        try:
-            n = int(scheduler.split(":", 1)[1])
-        except ValueError:
-            raise LvmdError(f"--scheduler {scheduler}: expected local:N with N a number of workers") from None
+        n = int(scheduler.split(":", 1)[1])
         return Client(LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None))
-    if scheduler.startswith("tcp://"):
-        try:
-            return Client(scheduler, timeout="10s")
-        except (OSError, TimeoutError) as exc:
-            raise LvmdError(f"--scheduler {scheduler}: no Dask scheduler answered within 10 s ({exc})") from None
-    raise LvmdError(f"--scheduler {scheduler!r}: use local:N or tcp://HOST:PORT")
+    try:
+        return Client(scheduler, timeout="10s")
+    except (OSError, TimeoutError) as exc:
+        raise LvmdError(f"--scheduler {scheduler}: no Dask scheduler answered within 10 s ({exc})") from None
 
 
 def check_scheduler(scheduler: str | None) -> None:
-    """Fail now, before any work, when a remote scheduler does not answer or the option is malformed."""
-    if scheduler and not scheduler.startswith("local:"):
-        client = connect(scheduler)
-        if client is not None:
-            client.close()
-    elif scheduler:
-        try:
-            int(scheduler.split(":", 1)[1])
-        except ValueError:
-            raise LvmdError(f"--scheduler {scheduler}: expected local:N with N a number of workers") from None
+    """Fail now, before any work, when the address is malformed or a remote scheduler does not answer."""
+    if scheduler in (None, "", "processes"):
+        return
+    scheduler_address(scheduler)
+    if scheduler.startswith("tcp://"):
+        connect(scheduler).close()
 
 
 def _close(client) -> None:
@@ -69,6 +63,27 @@ def _close(client) -> None:
     client.close()
     if cluster is not None:
         cluster.close()
+
+
+@contextlib.contextmanager
+def process_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
+    """A :class:`~concurrent.futures.ProcessPoolExecutor` that stops at once when the block fails.
+
+    On success the pool shuts down as usual. On any exception -- Ctrl-C, SIGTERM (see
+    :func:`lvmd._atomic.signals_raise`), an error -- tasks not yet started are cancelled and the worker processes
+    are terminated, instead of the executor's default of waiting for every submitted task to finish.
+    """
+    pool = ProcessPoolExecutor(workers)
+    try:
+        yield pool
+    except BaseException:
+        workers_now = list((getattr(pool, "_processes", None) or {}).values())  # no public way to stop running tasks
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in workers_now:
+            with contextlib.suppress(Exception):
+                process.terminate()
+        raise
+    pool.shutdown(wait=True)
 
 
 def run_tasks(fn: Callable, tasks: Sequence, scheduler: str | None = None, workers: int | None = None,
@@ -89,7 +104,7 @@ def run_tasks(fn: Callable, tasks: Sequence, scheduler: str | None = None, worke
 
     try:
         if client is None:
-            with ProcessPoolExecutor(max(1, min(workers or os.cpu_count() or 1, total))) as pool:
+            with process_pool(max(1, min(workers or os.cpu_count() or 1, total))) as pool:
                 futures = {pool.submit(fn, t): (t, 0) for t in tasks}
                 while futures:
                     for fut in [f for f in futures if f.done()]:

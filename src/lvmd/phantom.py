@@ -216,19 +216,19 @@ class Phantom:
 
 
 def write_phantom(phantom: Phantom, out, force: bool = False) -> None:
-    """Render ``phantom`` and write it to ``out`` (.npz, .nii, .nii.gz or .dcm), whole or not at all."""
+    """Render ``phantom`` and write it to ``out`` (.npz, .nii, .nii.gz or .dcm), whole or not at all; an existing
+    ``out`` is replaced only with ``force``."""
     from pathlib import Path
 
-    from ._atomic import atomic_file
+    from ._atomic import atomic_file, check_output_file
     from .io.spect import write_spect
 
     out = Path(out)
-    if out.exists() and not force:
-        raise LvmdError(f"{out}: exists (use --force to replace it)")
-    if not out.name.lower().endswith((".npz", ".nii", ".nii.gz", ".dcm")):
-        raise LvmdError(f"{out}: study file must end in .npz, .nii, .nii.gz or .dcm")
+    if not out.name.lower().endswith((".npz", ".nii", ".nii.gz", ".dcm")) or out.name.startswith("."):
+        raise LvmdError(f"{out}: study file must be named NAME.npz, NAME.nii, NAME.nii.gz or NAME.dcm")
+    check_output_file(out, force)
     study = phantom.simulate(out.name.split(".")[0])
-    with atomic_file(out) as tmp:
+    with atomic_file(out, force) as tmp:
         write_spect(study, tmp)
 
 

@@ -19,6 +19,8 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold
 
+from ._values import SEED_MAX, whole
+from ._values import seed as seed_value
 from .cohort import Cohort
 from .config import StudyConfig
 from .errors import LvmdError
@@ -191,6 +193,12 @@ def _gains(families: list[str], y: np.ndarray, oof: dict, repeats: list[int], ap
     return gains, reclassification
 
 
+def _derived(seed: int, offset: int) -> int:
+    """The seed of a fold, resample or stability fit: ``seed + offset``, wrapped into the range every seeded
+    library accepts (0 .. 2**32 - 1), so that any valid ``seed`` works."""
+    return (seed + offset) % (SEED_MAX + 1)
+
+
 def fit_with_optimism(cohort: Cohort, family: str, config: StudyConfig | None = None, bootstrap: int = 200,
                       fast: bool = False, seed: int = 0) -> tuple[CRTResponseModel, float]:
     """A family's full-data model and its optimism-corrected AUC from ``bootstrap`` resamples (no cross-validation):
@@ -227,8 +235,13 @@ def validate(cohort: Cohort, config: StudyConfig | None = None, folds: int = 5, 
     """
     config = (config or StudyConfig()).validate()
     families = list(dict.fromkeys(parse_family(f).name for f in (families or config.stats.families)))
-    if folds < 2:
-        raise LvmdError(f"--folds {folds}: need at least 2")
+    folds = whole(folds, "--folds", 2, None, LvmdError)
+    repeats = whole(repeats, "--repeats", 0, None, LvmdError)
+    bootstrap = whole(bootstrap, "--bootstrap", 0, None, LvmdError)
+    stability_seeds = whole(stability_seeds, "--stability-seeds", 0, None, LvmdError)
+    seed = seed_value(seed, "--seed", LvmdError)
+    if workers is not None:
+        whole(workers, "--workers", 1, None, LvmdError)
     check_scheduler(scheduler)
     say = progress or (lambda stage, done, total: None)
     timings = {}
@@ -245,9 +258,9 @@ def validate(cohort: Cohort, config: StudyConfig | None = None, folds: int = 5, 
 
     fold_config = _fast_config(config) if fast else config
     templates = tuple(CRTResponseModel(f, fold_config) for f in families)
-    tasks = [FoldTask((r, k), data, maps, train, test, templates, seed + 1000 * r + k)
+    tasks = [FoldTask((r, k), data, maps, train, test, templates, _derived(seed, 1000 * r + k))
              for r in range(repeats)
-             for k, (train, test) in enumerate(StratifiedKFold(folds, shuffle=True, random_state=seed + r)
+             for k, (train, test) in enumerate(StratifiedKFold(folds, shuffle=True, random_state=_derived(seed, r))
                                                .split(np.zeros(len(y)), y))]
     started = time.perf_counter()
     fold_results, fold_failures = run_tasks(run_fold, tasks, scheduler, workers,
@@ -256,7 +269,7 @@ def validate(cohort: Cohort, config: StudyConfig | None = None, folds: int = 5, 
     timings["per_fold"] = round(timings["cross_validation"] / max(len(tasks), 1), 3)
 
     rng = np.random.default_rng(seed)
-    boot_tasks = [BootstrapTask(b, data, maps, rng.integers(0, len(y), len(y)), templates, seed + 100_000 + b)
+    boot_tasks = [BootstrapTask(b, data, maps, rng.integers(0, len(y), len(y)), templates, _derived(seed, 100_000 + b))
                   for b in range(bootstrap)]
     started = time.perf_counter()
     boot_results, boot_failures = run_tasks(run_bootstrap, boot_tasks, scheduler, workers,
@@ -322,7 +335,7 @@ def validate(cohort: Cohort, config: StudyConfig | None = None, folds: int = 5, 
     if stability_seeds and ae_family and maps is not None:
         started = time.perf_counter()
         build = image_kind("ae").build
-        stab = fit_seeds(maps, [seed + k for k in range(stability_seeds)],
+        stab = fit_seeds(maps, [_derived(seed, k) for k in range(stability_seeds)],
                          model_factory=lambda s: build(fold_config, s, len(y)))
         chosen = fitted[ae_family].models_[0].image_features
         stability = stab.summary.loc[chosen].copy()

@@ -48,7 +48,8 @@ class GatedSpect:
         self.counts = validate_counts(self.counts, self.study_id)
         spacing = tuple(float(s) for s in np.asarray(self.spacing_mm, dtype=float).ravel())
         if len(spacing) != 3 or not all(np.isfinite(spacing)) or min(spacing) <= 0:
-            raise SpectError(f"{self.study_id}: spacing_mm must be three positive numbers, got {self.spacing_mm}")
+            shown = ", ".join(f"{v:g}" for v in spacing)
+            raise SpectError(f"{self.study_id}: spacing_mm must be three positive finite numbers, got ({shown})")
         self.spacing_mm = spacing
 
     @property
@@ -112,26 +113,51 @@ def read_nifti(path: Path) -> GatedSpect:
 
     The declared shape is checked against :data:`MAX_STUDY_BYTES` before the voxels are read.
     """
-    import nibabel as nib
-
-    try:
-        img = nib.load(str(path))
-        shape = tuple(int(n) for n in img.shape)
-        zooms = tuple(float(z) for z in img.header.get_zooms())
-    except Exception as exc:  # nibabel raises many types for corrupt files
-        raise SpectError(f"{path}: not a readable NIfTI file ({type(exc).__name__}: {exc})") from None
+    img, shape = _open_nifti(path)
     if len(shape) == 3:
         raise SpectError(f"{path}: counts is a 3-D volume without gates; expected 4-D (x, y, z, t)")
     if len(shape) != 4:
         raise SpectError(f"{path}: NIfTI has {len(shape)} dimensions; expected 4 (x, y, z, t)")
-    _check_size(path, "the NIfTI image", shape, 8)  # voxels may be scaled to float64 on reading
+    try:
+        zooms = tuple(float(z) for z in img.header.get_zooms())
+    except Exception as exc:  # nibabel raises many types for corrupt headers
+        raise SpectError(f"{path}: not a readable NIfTI file ({type(exc).__name__}: {exc})") from None
+    counts = np.transpose(_nifti_voxels(path, img, shape), (3, 2, 1, 0))
+    return GatedSpect(counts, (zooms[2], zooms[1], zooms[0]), study_stem(path))
+
+
+def _open_nifti(path: Path):
+    import nibabel as nib
+
+    try:
+        img = nib.load(str(path))
+        return img, tuple(int(n) for n in img.shape)
+    except Exception as exc:  # nibabel raises many types for corrupt files
+        raise SpectError(f"{path}: not a readable NIfTI file ({type(exc).__name__}: {exc})") from None
+
+
+def _nifti_voxels(path: Path, img, shape) -> np.ndarray:
+    """The voxels of an opened NIfTI image, after checking its declared size (they may be scaled to float64)."""
+    _check_size(path, "the NIfTI image", shape, 8)
     try:
         data = np.asarray(img.dataobj)
     except Exception as exc:  # truncated or corrupt voxel data
         raise SpectError(f"{path}: NIfTI voxel data cannot be read ({type(exc).__name__}: {exc})") from None
     _check_real_dtype(path, "the NIfTI image", data.dtype)
-    counts = np.transpose(data, (3, 2, 1, 0))
-    return GatedSpect(counts, (zooms[2], zooms[1], zooms[0]), study_stem(path))
+    return data
+
+
+def read_volume(path: str | Path, name: str) -> np.ndarray:
+    """A real-valued array from an npz file (member ``name``) or a NIfTI image, for auxiliary inputs such as an
+    attenuation map: its declared size is checked against :data:`MAX_STUDY_BYTES` before anything is read, and no
+    other npz member is decompressed."""
+    path = Path(path)
+    if path.name.lower().endswith(".npz"):
+        with NpzArchive(path, SpectError, MAX_STUDY_BYTES) as archive:
+            _check_real_dtype(path, name, archive.header(name)[1])
+            return archive.read(name)
+    img, shape = _open_nifti(path)
+    return _nifti_voxels(path, img, shape)
 
 
 def _check_size(path: Path, what: str, shape, itemsize: int) -> None:

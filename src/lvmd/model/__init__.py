@@ -33,10 +33,10 @@ cross-validation fold and every bootstrap resample use it; results are identical
 from .data import OUTCOME, AnalysisSet, analysis_set
 from .estimator import CRTResponseModel, SubModel, TrainingSet, model_table
 from .extractor import ImageFeatures
-from .family import DEFAULT_FAMILIES, Family, parse_family
+from .family import DEFAULT_FAMILIES, Family, check_families, parse_family
 from .kinds import ImageKind, feature_count, image_kind, kind_names, register_kind
 from .selection import Selection
 
 __all__ = ["DEFAULT_FAMILIES", "OUTCOME", "AnalysisSet", "CRTResponseModel", "Family", "ImageFeatures", "ImageKind",
-           "Selection", "SubModel", "TrainingSet", "analysis_set", "feature_count", "image_kind", "kind_names",
+           "Selection", "SubModel", "TrainingSet", "analysis_set", "check_families", "feature_count", "image_kind", "kind_names",
            "model_table", "parse_family", "register_kind"]

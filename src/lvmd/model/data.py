@@ -86,6 +86,8 @@ def analysis_set(X, maps=None, config: StudyConfig | None = None,
     """
     config = config or StudyConfig()
     cohort = as_cohort(X, maps)
+    if complete is None:  # fitting: every covariate the configuration names must exist (never silently dropped)
+        config.check_against(cohort.table, maps_available=cohort.maps is not None)
     analysed = cohort.apply_exclusions(config.cohort.min_lvesv_ml, config.cohort.response)
     data = analysed.table.copy()
     data[OUTCOME] = analysed.response(config.cohort.response).to_numpy()

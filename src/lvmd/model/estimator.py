@@ -143,6 +143,18 @@ def _number(value) -> float:
     return float("nan") if value is None else float(value)
 
 
+def _checked_training(training: dict, models: list) -> dict:
+    """A saved training summary, checked for what scoring reads: each variable's mean, min and max as numbers, and
+    each reconstruction-error reference as a number."""
+    for m in models:
+        for v in m.variables:
+            for key in ("mean", "min", "max"):
+                _number(training["variables"][v][key])
+    for kind, reference in training.get("reconstruction_error", {}).items():
+        _number(reference["p99"])
+    return training
+
+
 def _config_from_dict(values: dict) -> StudyConfig:
     try:
         return StudyConfig(**{name: SECTIONS[name](**section) for name, section in values.items()}).validate()
@@ -376,8 +388,8 @@ class CRTResponseModel(BaseEstimator):
                                          [list(g) for g in sel["groups"]], screening.get("clinical"),
                                          screening.get("image"))
             model.apparent_auc_ = _number(state["apparent_auc"])
-            model.training_ = state["training"]
-        except (KeyError, TypeError, ValueError) as exc:
+            model.training_ = _checked_training(state["training"], models)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
             raise ModelError(f"saved model is incomplete or malformed ({type(exc).__name__}: {exc})") from None
         if any(m.image_features for m in models) and extractor is None:
             raise ModelError("saved model uses image features but its extractor is missing")

@@ -82,3 +82,14 @@ def parse_family(family: "str | Family") -> Family:
         raise ModelError(f"model family {family!r} names a part twice")
     return Family("clinical" in tokens, tuple(c for c in CONVENTIONAL if c in tokens),
                   tuple(k for k in known if k in tokens))
+
+
+def check_families(names, field: str = "stats.families") -> list[Family]:
+    """Parse every family name a configuration lists (``lvmd config --check`` runs this with the other checks)."""
+    families = []
+    for i, name in enumerate(names):
+        try:
+            families.append(parse_family(name))
+        except ModelError as exc:
+            raise ModelError(f"{field}[{i}]: {exc}") from None
+    return families

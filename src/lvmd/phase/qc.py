@@ -157,7 +157,7 @@ def qc_figure(study, result):
     fig.suptitle(f"{_printable(result.study_id)}: PSD {result.metrics['psd_deg']:.1f} deg, base slice {qc['base_slice']} "
                  f"(sensitivity {qc['base_sensitivity_deg']:.1f} deg), localisation {qc['localisation_method']} "
                  f"confidence {qc['localisation_confidence']:.2f}, extracardiac {qc['extracardiac_ratio']:.1f}x"
-                 + ("; CLIPPED" if qc["clipping"] else ""), fontsize=9)
+                 + ("; CLIPPED" if qc["clipping"] else ""), fontsize=9, parse_math=False)
     for ax in axes:
         ax.tick_params(labelsize=6)
     fig.tight_layout()

@@ -12,6 +12,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle
 
+from .._console import printable
 from ..polar import GRID, RING_EDGES, disc_mask, segment_map
 from ..results import format_p
 
@@ -30,7 +31,7 @@ def bullseye(ax, values: np.ndarray, kind: str = "phase", title: str = "", vmin=
     if mark_segment:
         seg = segment_map() == mark_segment
         ax.contour(seg.astype(float), levels=[0.5], colors="red", linewidths=1.5)
-    ax.set_title(title, fontsize=8, pad=9)
+    ax.set_title(printable(title), fontsize=8, pad=9, parse_math=False)  # ids are user text: no mathtext, no controls
     ax.set_xticks([])
     ax.set_yticks([])
     ax.text(centre, -2, "ant", ha="center", va="bottom", fontsize=6)
@@ -202,6 +203,7 @@ def patient_figure(pid: str, phase: np.ndarray | None, record: dict) -> Figure:
     lines += [f"{k}: {v:.4g}" for k, v in record.get("values", {}).items()]
     if record.get("warnings"):
         lines += ["", "Warnings:"] + [w[:60] for w in record["warnings"]]
-    ax_text.text(0, 1, "\n".join(lines), va="top", family="monospace", fontsize=8)
+    ax_text.text(0, 1, "\n".join(printable(line) for line in lines), va="top", family="monospace", fontsize=8,
+                 parse_math=False)
     fig.tight_layout()
     return fig

@@ -6,20 +6,15 @@ import html
 import json
 from pathlib import Path
 
+from .._paths import unique_filenames
 from .figures import patient_figure
 from .html import figure_png, img_tag, page
 
 
-def safe_name(pid: str) -> str:
-    """A file name for a patient id (anything but letters, digits, '-', '_' and '.' becomes '_')."""
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in str(pid)) or "patient"
-
-
-def write_patient_page(folder: Path, record: dict, phase) -> None:
-    """``<id>.png`` and ``<id>.html`` for one patient's prediction record."""
+def write_patient_page(folder: Path, name: str, record: dict, phase) -> None:
+    """``<name>.png`` and ``<name>.html`` for one patient's prediction record."""
     pid = record["patient_id"]
     fig = patient_figure(pid, phase, record)
-    name = safe_name(pid)
     fig.savefig(folder / f"{name}.png", dpi=110, bbox_inches="tight")
     png = figure_png(fig)
     items = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(f'{v:.4g}')}</td></tr>"
@@ -33,12 +28,19 @@ def write_patient_page(folder: Path, record: dict, phase) -> None:
 
 
 def write_predictions(prediction, out: Path) -> None:
-    """predictions.csv, predictions.json and one page per patient into the (temporary) folder ``out``."""
+    """predictions.csv, predictions.json and one page per patient into the (temporary) folder ``out``.
+
+    Pages are named by :func:`lvmd._paths.unique_filenames` of the ids, so two patients never share a page
+    (``a/b`` and ``a_b`` once did); predictions.csv/json give each id with its page.
+    """
     table = prediction.summary
     flat = table.drop(columns=["warnings"]).assign(warnings=["; ".join(w) for w in table["warnings"]])
-    flat.to_csv(out / "predictions.csv", float_format="%.6g")
     records = prediction.records()
+    names = unique_filenames(r["patient_id"] for r in records)
+    for record in records:
+        record["page"] = f"{names[record['patient_id']]}.html"
+    flat.assign(page=[r["page"] for r in records]).to_csv(out / "predictions.csv", float_format="%.6g")
     (out / "predictions.json").write_text(json.dumps(records, indent=2))
     maps = prediction.maps
     for i, record in enumerate(records):
-        write_patient_page(out, record, None if maps is None else maps.phase[i])
+        write_patient_page(out, names[record["patient_id"]], record, None if maps is None else maps.phase[i])

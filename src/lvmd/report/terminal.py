@@ -3,24 +3,65 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Callable
 
 from ..results import format_p
 
 
+def say(lines, stderr: bool = False) -> None:
+    """Print one line or a list of lines of plain text to stdout (or stderr), user text shown literally: control
+    characters and ANSI sequences escaped, nothing read as markup (see :mod:`lvmd._console`)."""
+    from .._console import write_line
+
+    stream = sys.stderr if stderr else sys.stdout
+    for line in [lines] if isinstance(lines, str) else lines:
+        write_line(line, stream)
+
+
 def check_lines(source: str, summary: dict, analysed) -> list[str]:
-    """``lvmd check``: patients, responders, exclusions with reasons, maps, missing values."""
+    """``lvmd check``: the cohort's patients and exclusions (with reasons), then the analysed patients' response
+    counts (the counts a study reports), maps and missing values."""
+    definition = summary["response_definition"]
+    label = analysed.response(definition)
     lines = [f"cohort {source}: {summary['patients']} patients",
-             f"response ({summary['response_definition']}): {summary['responders']} responders, "
-             f"{summary['non_responders']} non-responders, {summary['response_unknown']} unknown",
              f"excluded {len(analysed.excluded)}:" if analysed.excluded else "excluded: none"]
     lines += [f"  {e.patient_id}: {e.reason}" for e in analysed.excluded]
+    lines.append(f"analysed: {len(analysed)} patients; response ({definition}): {int((label == 1).sum())} "
+                 f"responders, {int((label == 0).sum())} non-responders")
     lines.append(f"maps: {', '.join(summary['maps']) or 'none (phase maps are needed for analyze)'}")
     if summary["columns_with_missing"]:
         lines.append("columns with missing values (complete cases per analysis): "
                      + ", ".join(summary["columns_with_missing"]))
-    return lines + [f"usable: {len(analysed)} patients after exclusions"]
+    return lines
+
+
+def batch_lines(result, out: str) -> tuple[list[str], list[str]]:
+    """``lvmd phase``: (lines for stdout, lines for stderr: each study's warnings and errors)."""
+    errors = [f"warning: {sid}: {line}" for sid, lines in result.warnings.items() for line in lines]
+    errors += [f"error: {e['reason']}" if e["reason"].startswith(f"{e['input']}:") else f"error: {e['input']}: {e['reason']}"
+               for e in result.errors]
+    done = f"analysed {len(result.rows)} of {result.total} studies -> {out}"
+    if result.errors:
+        done += f"; {len(result.errors)} failed (listed in {Path(out) / 'errors.csv'})"
+    return [done], errors
+
+
+def simulate_line(cohort, out: str, null: bool) -> str:
+    """``lvmd simulate``: what was written."""
+    n, r = len(cohort.truth), int(cohort.truth["response"].sum())
+    return f"wrote {out}: {n} patients, {r} responders ({100 * r / n:.1f} %)" + (", null mechanism" if null else "")
+
+
+def reconstruction_line(study, out: str) -> str:
+    """``lvmd reconstruct``: the short-axis study written and where the LV was found."""
+    info = study.reorientation
+    az, el = info.angles_deg
+    return (f"wrote {out}: {study.counts.shape[0]} gate(s), short axis {study.counts.shape[1:]} at "
+            f"{study.spacing_mm[0]:.2f} mm; LV centre (x, y, z) {tuple(round(float(v), 1) for v in info.centre)}, "
+            f"axis azimuth {az:.1f} deg, elevation {el:.1f} deg; {info.localisation.method} localisation, "
+            f"confidence {info.localisation.confidence:.2f}")
 
 
 def study_lines(manifest: dict, out: str) -> list[str]:

@@ -10,7 +10,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import SpectError
-from ..io.spect import GatedSpect
+from ..io.spect import GatedSpect, read_volume
 from .projections import read_projections
 from .recon import reconstruct
 from .reorient import Reorientation, reorient_to_short_axis
@@ -101,23 +101,20 @@ def from_transaxial(study: GatedSpect, lv_centre=None, axis_angles=None, mask_ra
 
 
 def read_mu_map(path: str | Path | None) -> np.ndarray | None:
-    """An attenuation map (1/cm) from npz (array ``mu``) or NIfTI; None when no path is given."""
+    """An attenuation map (1/cm): a 3-D array of finite, non-negative numbers from npz (array ``mu``) or NIfTI, its
+    size checked before it is read; None when no path is given."""
     if path is None:
         return None
     p = Path(path)
     if not p.is_file():
         raise SpectError(f"{p}: file not found")
-    try:
-        if p.name.lower().endswith(".npz"):
-            with np.load(p, allow_pickle=False) as z:
-                if "mu" not in z.files:
-                    raise SpectError(f"{p}: missing array mu")
-                return z["mu"].astype(np.float32)
-        import nibabel as nib
-
-        return np.asarray(nib.load(str(p)).dataobj, dtype=np.float32)
-    except (OSError, ValueError) as exc:
-        raise SpectError(f"{p}: not a readable attenuation map ({exc})") from None
+    mu = read_volume(p, "mu")
+    if mu.ndim != 3:
+        raise SpectError(f"{p}: attenuation map has {mu.ndim} dimensions {mu.shape}; expected a 3-D volume")
+    mu = mu.astype(np.float32)
+    if not np.isfinite(mu).all() or (mu < 0).any():
+        raise SpectError(f"{p}: attenuation map holds negative or non-finite values; expected coefficients >= 0 (1/cm)")
+    return mu
 
 
 def write_short_axis(study: ScannerStudy, out: Path) -> None:
@@ -132,32 +129,37 @@ def write_short_axis(study: ScannerStudy, out: Path) -> None:
         write_spect(_Frames(study.counts, study.spacing_mm, study.study_id), out)
 
 
-def check_reconstruction_outputs(out: str | Path, qc_path: str | Path | None = None, force: bool = False) -> None:
-    """Refuse an output name lvmd cannot write, or existing outputs unless ``force`` (before any work is done)."""
+def check_reconstruction_outputs(out: str | Path, qc_path: str | Path | None = None, force: bool = False,
+                                 inputs=()) -> None:
+    """Refuse an output name lvmd cannot write, an input as output, or existing outputs unless ``force`` (before
+    any work is done)."""
+    from .._atomic import check_output_file
+
     out = Path(out)
-    if not out.name.lower().endswith((".npz", ".nii", ".nii.gz", ".dcm")):
-        raise SpectError(f"{out}: output must end in .npz, .nii, .nii.gz or .dcm")
+    if not out.name.lower().endswith((".npz", ".nii", ".nii.gz", ".dcm")) or out.name.startswith("."):
+        raise SpectError(f"{out}: output must be named NAME.npz, NAME.nii, NAME.nii.gz or NAME.dcm")
+    if qc_path is not None and Path(qc_path).resolve() == out.resolve():
+        raise SpectError(f"{qc_path}: the QC figure and the study cannot be the same file")
     for target in [out] + ([Path(qc_path)] if qc_path else []):
-        if target.exists() and not force:
-            raise SpectError(f"{target}: exists (use --force to replace it)")
+        check_output_file(target, force, inputs)
 
 
 def write_reconstruction(study: ScannerStudy, out: str | Path, qc_path: str | Path | None = None,
-                         force: bool = False) -> None:
+                         force: bool = False, inputs=()) -> None:
     """Write the short-axis study (``.npz``, ``.nii``, ``.nii.gz`` or ``.dcm``) and, optionally, its QC figure (PNG).
 
-    Each file is written whole or not at all; existing files are refused unless ``force``.
+    Both files are written or neither; existing files are refused unless ``force``, and an input never replaced.
     """
     from .._atomic import atomic_file
 
     out = Path(out)
-    check_reconstruction_outputs(out, qc_path, force)
+    check_reconstruction_outputs(out, qc_path, force, inputs)
     figure = qc_figure(study) if qc_path else None
-    with atomic_file(out) as tmp:
+    with atomic_file(out, force, inputs) as tmp:
         write_short_axis(study, tmp)
-    if figure is not None:
-        with atomic_file(Path(qc_path)) as tmp:
-            figure.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
+        if figure is not None:
+            with atomic_file(Path(qc_path), force, inputs) as tmp_qc:
+                figure.savefig(tmp_qc, format="png", dpi=100, bbox_inches="tight")
 
 
 @dataclass
