@@ -14,6 +14,11 @@ Delays are the phases unwrapped at the largest empty arc of the circle (the ECTb
 :func:`lvmd.phase.metrics.unwrap_at_largest_gap`), so every feature is unchanged by a global phase offset and by a
 map that straddles 0/360. Each pixel counts once (the bullseye display's samples, as for PSD).
 
+Spatial measures (coherence, the harmonic's explained fraction, the late region) read the map after Gaussian
+smoothing of its phase unit vectors with SD ``smoothing_px`` = 1.5 pixels, about 4.5 mm of myocardium (the bullseye
+radius of 32 pixels spans the ~9 cm from apex to base): finer than a SPECT camera resolves (FWHM 10-15 mm), so it
+removes pixel noise and no anatomy, and keeps the measures independent of the noise level and the PSD.
+
 *How* (rotation-invariant): :class:`PhaseCoherence` (local / global mean resultant length and the share of the
 dispersion that is large-scale), the first-harmonic ``harmonic_fraction`` of :class:`CircumferentialHarmonic`, the
 compactness and extent of the late region (:class:`LateRegion`), :class:`SynchronousFraction` and the histogram
@@ -25,7 +30,7 @@ direction, :class:`RegionalDelay` (septal-to-lateral and apex-to-base delays) an
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -46,19 +51,37 @@ BASAL_RHO, APICAL_RHO = 0.7, 0.4  # AHA ring edges (lvmd.polar.RING_EDGES)
 # Half the ECTb normal phase bandwidth (38.7 deg men / 30.6 deg women, Chen et al., J Nucl Cardiol 2005): a wall
 # within +-20 deg of the median contracts as synchronously as a normal ventricle does.
 SYNCHRONY_WINDOW_DEG = 20.0
+SMOOTHING_PX = 1.5  # resolution-matched smoothing of the spatial measures (module docstring)
 
 
 @dataclass
 class _Maps:
-    """Validated maps of one transform call: phase, unwrapped delay, validity, perfusion (or None)."""
+    """Validated maps of one transform call: phase, unwrapped delay, validity, perfusion (or None), and the
+    resolution-matched smoothed phase and delay (computed once per smoothing width)."""
 
     phase: np.ndarray  # (n, 64, 64) degrees in [0, 360), NaN where invalid
     delay: np.ndarray  # (n, 64, 64) phase unwrapped at the largest empty arc, 0 at the earliest pixel
     valid: np.ndarray  # (n, 64, 64) bool: inside the disc and finite
     perfusion: np.ndarray | None
+    _smoothed: dict = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.phase)
+
+    def smoothed(self, sigma_px: float) -> tuple[np.ndarray, np.ndarray]:
+        """(phase, delay) after Gaussian smoothing of the phase unit vectors over valid pixels only (0: unsmoothed)."""
+        if sigma_px == 0:
+            return self.phase, self.delay
+        if sigma_px not in self._smoothed:
+            phase = np.full(self.phase.shape, np.nan)
+            for i in range(len(self)):
+                v = self.valid[i]
+                rad = np.radians(np.where(v, self.phase[i], 0.0))
+                c = _normalised_smooth(np.cos(rad), v, sigma_px)
+                s = _normalised_smooth(np.sin(rad), v, sigma_px)
+                phase[i] = np.where(v, np.degrees(np.arctan2(s, c)) % 360.0, np.nan)
+            self._smoothed[sigma_px] = (phase, _unwrap(phase, self.valid))
+        return self._smoothed[sigma_px]
 
 
 def _unwrap(phase: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -168,9 +191,9 @@ class _PatternTransformer(TransformerMixin, BaseEstimator):
         raise NotImplementedError
 
 
-def _positive(name: str, value) -> None:
-    if not (isinstance(value, (int, float)) and np.isfinite(value) and value > 0):
-        raise ModelError(f"{name} = {value!r} must be a positive number")
+def _positive(name: str, value, zero_ok: bool = False) -> None:
+    if not (isinstance(value, (int, float)) and np.isfinite(value) and (value > 0 or (zero_ok and value == 0))):
+        raise ModelError(f"{name} = {value!r} must be a {'non-negative' if zero_ok else 'positive'} number")
 
 
 class PhaseCoherence(_PatternTransformer):
@@ -178,41 +201,51 @@ class PhaseCoherence(_PatternTransformer):
 
     Phases are unit vectors ``exp(i phase)``; the mean resultant length R of a set of them is 1 when they agree and
     falls towards 0 as they spread (circular statistics: Mardia & Jupp, *Directional Statistics*, 2000, sec. 2.3).
+    Measured on the resolution-matched smoothed map (module docstring).
 
     Features
     --------
     local_coherence : R of the phases in a disc of ``radius_px`` pixels around each pixel, averaged over the wall
         (0-1). Near 1 when neighbouring myocardium contracts together -- a propagating wavefront -- and lower for
         patchy, scar-related delays whose neighbours disagree. It also falls as the delay gradient steepens.
-    global_coherence : R of all the wall's phases (0-1): ``exp(-PSD^2 / 2)`` for a wrapped normal histogram, i.e.
+    global_coherence : R of all the wall's phases (0-1): ``exp(-SD^2 / 2)`` for a wrapped normal histogram, i.e.
         the amount of dyssynchrony on the circle.
     spatial_coherence : ``1 - (1 - local) / (1 - global)``: the share of the wall's phase dispersion that is
-        large-scale rather than between neighbours (a circular analogue of 1 - Geary's ratio). Scale-free: a
-        wavefront scores near 1 whatever the PSD, pixel noise and patchy delays near 0. 0 for a map without any
-        dispersion (nothing to organise).
+        large-scale rather than between neighbours (a circular analogue of 1 - Geary's ratio). Scale-free: near 1
+        for a wavefront whatever the PSD, lower for patchy delays. 0 for a map without any dispersion (nothing to
+        organise).
+
+    Parameters
+    ----------
+    radius_px : float
+        Neighbourhood radius (pixels; 3 px is about 8 mm of myocardium).
+    smoothing_px : float
+        SD of the resolution-matched smoothing (pixels; 0 reads the map as it is).
     """
 
-    def __init__(self, radius_px: float = 2.0):
+    def __init__(self, radius_px: float = 3.0, smoothing_px: float = SMOOTHING_PX):
         self.radius_px = radius_px
+        self.smoothing_px = smoothing_px
 
     def _check_params(self) -> None:
         _positive("radius_px", self.radius_px)
+        _positive("smoothing_px", self.smoothing_px, zero_ok=True)
 
     def _names(self, uses_perfusion: bool) -> list[str]:
         return ["local_coherence", "global_coherence", "spatial_coherence"]
 
     def _compute(self, maps: _Maps) -> dict[str, np.ndarray]:
         footprint = _disc_footprint(self.radius_px)
+        phase, _ = maps.smoothed(self.smoothing_px)
         n = len(maps)
         local, glob = np.empty(n), np.empty(n)
         for i in range(n):
             v = maps.valid[i]
-            z = np.where(v, np.exp(1j * np.radians(np.where(v, maps.phase[i], 0.0))), 0.0)
+            z = np.where(v, np.exp(1j * np.radians(np.where(v, phase[i], 0.0))), 0.0)
             count = ndimage.convolve(v.astype(float), footprint, mode="constant")
             re = ndimage.convolve(z.real, footprint, mode="constant")
             im = ndimage.convolve(z.imag, footprint, mode="constant")
-            r_local = np.hypot(re, im)[v] / count[v]
-            local[i] = float(np.mean(r_local))
+            local[i] = float(np.mean(np.hypot(re, im)[v] / count[v]))
             glob[i] = float(np.abs(z[v].mean()))
         spread = 1.0 - glob
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -236,7 +269,16 @@ class CircumferentialHarmonic(_PatternTransformer):
         lateral, sin = 1: anterior, cos = -1: septal, sin = -1: inferior); 0, 0 for a map without a sweep.
     harmonic_fraction : share of the delay variance the sweep explains (R^2, 0-1; rotation-invariant): near 1 for
         one circumferential wavefront, low for patchy or apex-to-base patterns. 0 for a map without dispersion.
+        Computed on the resolution-matched smoothed delay, so pixel noise does not lower it.
+
+    Amplitude and direction come from the unsmoothed delays (least squares averages the noise out).
     """
+
+    def __init__(self, smoothing_px: float = SMOOTHING_PX):
+        self.smoothing_px = smoothing_px
+
+    def _check_params(self) -> None:
+        _positive("smoothing_px", self.smoothing_px, zero_ok=True)
 
     def _names(self, uses_perfusion: bool) -> list[str]:
         return ["harmonic_amplitude_deg", "harmonic_cos", "harmonic_sin", "harmonic_fraction"]
@@ -246,20 +288,22 @@ class CircumferentialHarmonic(_PatternTransformer):
         t = np.radians(theta)
         n = len(maps)
         amp, cos_, sin_, frac = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
+        _, smooth_delay = maps.smoothed(self.smoothing_px)
         for i in range(n):
             use = maps.valid[i] & (rho >= APEX_CAP_RHO)
             if use.sum() < 4:
                 continue
-            d = maps.delay[i][use]
-            design = np.column_stack([np.ones(d.size), np.cos(t[use]), np.sin(t[use])])
-            coef, *_ = np.linalg.lstsq(design, d, rcond=None)
+            design = np.column_stack([np.ones(use.sum()), np.cos(t[use]), np.sin(t[use])])
+            coef, *_ = np.linalg.lstsq(design, maps.delay[i][use], rcond=None)
             a, b = coef[1], coef[2]
             amp[i] = np.hypot(a, b)
             if amp[i] > 1e-9:
                 cos_[i], sin_[i] = a / amp[i], b / amp[i]
+            d = smooth_delay[i][use]
             total = np.sum((d - d.mean()) ** 2)
             if total > 1e-9:
-                frac[i] = 1.0 - np.sum((d - design @ coef) ** 2) / total
+                fit, *_ = np.linalg.lstsq(design, d, rcond=None)
+                frac[i] = 1.0 - np.sum((d - design @ fit) ** 2) / total
         return {"harmonic_amplitude_deg": amp, "harmonic_cos": cos_, "harmonic_sin": sin_,
                 "harmonic_fraction": np.clip(frac, 0.0, 1.0)}
 
@@ -302,10 +346,10 @@ class RegionalDelay(_PatternTransformer):
 class LateRegion(_PatternTransformer):
     """The latest-activating region: where it lies, how large and how compact it is, and whether it is viable.
 
-    The late region is the part of the wall whose delay (lightly smoothed, ``smoothing_px``, over valid pixels
-    only) exceeds the midpoint of the activation range (between the 5th and 95th percentiles of the delays): a
-    scale-free, half-maximum threshold, so one dominant late region keeps its extent whatever the PSD. Its main part
-    is the connected component (4-neighbour) holding most of the delay above the threshold.
+    The late region is the part of the wall whose delay (on the resolution-matched smoothed map) exceeds the
+    midpoint of the activation range (between the 5th and 95th percentiles of the delays): a scale-free,
+    half-maximum threshold, so one dominant late region keeps its extent whatever the PSD. Its main part is the
+    connected component (4-neighbour) holding most of the delay above the threshold.
 
     Phase analysis locates the latest-activating *viable* segment as the LV lead target (Zhou et al., J Nucl
     Cardiol 2017: segments within 10 deg of the latest, > 50 % scar excluded); CRT response improves when the lead
@@ -328,7 +372,7 @@ class LateRegion(_PatternTransformer):
     Parameters
     ----------
     smoothing_px : float
-        Gaussian SD (pixels; the bullseye radius is 32) of the smoothing that keeps pixel noise from fragmenting the
+        SD of the resolution-matched smoothing (pixels; 0: none), which keeps pixel noise from fragmenting the
         region.
     viable_pct : float
         Perfusion below this (% of maximum) counts as scar (50 %, as lvmd.phase.metrics and Zhou et al.).
@@ -338,37 +382,28 @@ class LateRegion(_PatternTransformer):
 
     needs_perfusion = True
 
-    def __init__(self, smoothing_px: float = 1.5, viable_pct: float = VIABLE_PERFUSION_PCT, perfusion="auto"):
+    def __init__(self, smoothing_px: float = SMOOTHING_PX, viable_pct: float = VIABLE_PERFUSION_PCT, perfusion="auto"):
         self.smoothing_px = smoothing_px
         self.viable_pct = viable_pct
         self.perfusion = perfusion
 
     def _check_params(self) -> None:
-        _positive("smoothing_px", self.smoothing_px)
+        _positive("smoothing_px", self.smoothing_px, zero_ok=True)
         _positive("viable_pct", self.viable_pct)
 
     def _names(self, uses_perfusion: bool) -> list[str]:
         names = ["late_extent", "late_compactness", "late_cos", "late_sin", "late_rho"]
         return names + (["late_perfusion_pct", "late_scar_fraction"] if uses_perfusion else [])
 
-    def _smoothed_delay(self, maps: _Maps, i: int) -> np.ndarray:
-        v = maps.valid[i]
-        rad = np.radians(np.where(v, maps.phase[i], 0.0))
-        c = _normalised_smooth(np.cos(rad), v, self.smoothing_px)
-        s = _normalised_smooth(np.sin(rad), v, self.smoothing_px)
-        smoothed = np.degrees(np.arctan2(s, c)) % 360.0
-        out = np.full(v.shape, np.nan)
-        out[v] = unwrap_at_largest_gap(smoothed[v])[0]
-        return out
-
     def _compute(self, maps: _Maps) -> dict[str, np.ndarray]:
         rho, theta = pixel_coordinates()
         t = np.radians(theta)
         names = self._names(maps.perfusion is not None)
         out = {name: np.zeros(len(maps)) for name in names}
+        _, smooth_delay = maps.smoothed(self.smoothing_px)
         for i in range(len(maps)):
             v = maps.valid[i]
-            d = self._smoothed_delay(maps, i)
+            d = smooth_delay[i]
             lo, hi = np.percentile(d[v], [5.0, 95.0])
             region, weight = v, np.ones(v.shape)
             if hi - lo > 1e-6:
@@ -486,7 +521,7 @@ class PatternFeatures(_PatternTransformer):
 
     needs_perfusion = True
 
-    def __init__(self, radius_px: float = 2.0, smoothing_px: float = 1.5, viable_pct: float = VIABLE_PERFUSION_PCT,
+    def __init__(self, radius_px: float = 3.0, smoothing_px: float = SMOOTHING_PX, viable_pct: float = VIABLE_PERFUSION_PCT,
                  window_deg: float = SYNCHRONY_WINDOW_DEG, bin_width: float = 6.0, perfusion="auto"):
         self.radius_px = radius_px
         self.smoothing_px = smoothing_px
@@ -496,7 +531,7 @@ class PatternFeatures(_PatternTransformer):
         self.perfusion = perfusion
 
     def _components(self) -> list[_PatternTransformer]:
-        return [PhaseCoherence(self.radius_px), CircumferentialHarmonic(), RegionalDelay(),
+        return [PhaseCoherence(self.radius_px, self.smoothing_px), CircumferentialHarmonic(self.smoothing_px), RegionalDelay(),
                 LateRegion(self.smoothing_px, self.viable_pct, self.perfusion), SynchronousFraction(self.window_deg),
                 PhaseHistogram(self.bin_width)]
 
