@@ -18,7 +18,8 @@ Patterns:
   activation; Strik et al., J Cardiovasc Transl Res 2012). What differs is *where* the wall activates last: the
   favourable pattern ``lateral_late`` (late direction in the posterolateral-to-anterolateral arc, -75 to +30 deg from
   lateral) against ``other_late`` (anterior, septal or inferior). Scar, speed heterogeneity and amount are drawn
-  the same for both.
+  the same for both. The late direction is that of the drawn activation map (the time-weighted direction of its
+  latest 15 %); a draw whose late region strays out of its pattern's arc is drawn again.
 * ``how`` -- the late direction is uniform for both patterns; what differs is *how* the ventricle activates: the
   favourable ``coherent`` pattern is one wavefront from one breakthrough band, ``patchy`` is activation from 3-6
   scattered sites with strongly slowed conduction in and around the scar (scar-related, non-LBBB delays).
@@ -52,6 +53,7 @@ P_FAVOURABLE_NULL = 0.55
 LATERAL_ARC_DEG = (-75.0, 30.0)  # posterolateral .. anterolateral: the favourable late directions of ``where``
 MAX_RANGE_DEG = 330.0
 HOLE_RATE = 0.1
+MAX_TRIES = 50
 
 
 @dataclass
@@ -151,12 +153,19 @@ def _band(direction: float, rho_low: float, rho_high: float, half_width: float) 
 
 
 def _late_direction(times: np.ndarray) -> float:
-    """Direction (degrees from lateral) of the latest activation of a lightly smoothed time map."""
+    """Direction (degrees from lateral) of the latest-activating region: the time-weighted circular mean direction
+    of the latest 15 % of the wall."""
     _, theta = pixel_coordinates()
-    mask = disc_mask()
-    smooth = ndimage.gaussian_filter(np.where(mask, times, 0.0), 2.0) / np.maximum(
-        ndimage.gaussian_filter(mask.astype(float), 2.0), 1e-6)
-    return float(theta[np.unravel_index(np.argmax(np.where(mask, smooth, -np.inf)), smooth.shape)])
+    t = times[disc_mask()]
+    cut = np.percentile(t, 85.0)
+    w = np.clip(t - cut, 0.0, None)
+    angle = np.radians(theta[disc_mask()])
+    return float(np.degrees(np.arctan2(np.sum(w * np.sin(angle)), np.sum(w * np.cos(angle)))) % 360.0)
+
+
+def _in_lateral_arc(direction: float) -> bool:
+    lo, hi = LATERAL_ARC_DEG
+    return (direction - lo) % 360.0 <= hi - lo
 
 
 def _wavefront(rng, late_direction: float, slowness: np.ndarray) -> np.ndarray:
@@ -208,11 +217,11 @@ def draw_patterns(mechanism: str, rng: np.random.Generator, response: np.ndarray
         kind = kinds[i]
         if kind == "where":
             lo, hi = LATERAL_ARC_DEG
-            if favourable[i]:
-                target = rng.uniform(lo, hi)
-            else:
-                target = rng.uniform(hi, lo + 360.0)
-            times = _wavefront(rng, target, slowness)
+            for _ in range(MAX_TRIES):  # scar and uneven conduction can move the late region out of its arc
+                target = rng.uniform(lo, hi) if favourable[i] else rng.uniform(hi, lo + 360.0)
+                times = _wavefront(rng, target, slowness)
+                if _in_lateral_arc(_late_direction(times)) == favourable[i]:
+                    break
         elif favourable[i]:
             times = _wavefront(rng, rng.uniform(0.0, 360.0), slowness)
         else:
