@@ -226,11 +226,14 @@ def main() -> None:
                     counts[k] = counts.get(k, 0) + v
             total = sum(res["folds_total"] for res in results)
             top = ", ".join(f"{k} {v / total:.0%}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1])[:5])
-            print(f"{mechanism} n={n}: {time.perf_counter() - started:.0f} s; pat-screen chose (share of folds): {top}",
-                  flush=True)
+            print(f"{mechanism} n={n}: {time.perf_counter() - started:.0f} s; pat-screen chose (share of folds): {top}")
+            block = pd.DataFrame(rows[-len(FAMILIES):]).drop(columns=["mechanism", "n"])
+            print(block.round(3).to_string(index=False), flush=True)
+    print("\nsummary: gain as a fraction of the oracle's gain (null: the gain)")
     table = pd.DataFrame(rows)
-    with pd.option_context("display.width", 200, "display.max_columns", 20):
-        print(table.round(3).to_string(index=False))
+    table["value"] = np.where(table["mechanism"] == "null", table["gain"], table["fraction_of_oracle"])
+    print(table.pivot_table(index=["mechanism", "n"], columns="family", values="value", sort=False)[FAMILIES].round(3)
+          .to_string())
 
 
 if __name__ == "__main__":

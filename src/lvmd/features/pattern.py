@@ -12,7 +12,8 @@ lateral wall as ``cos``/``sin`` pairs, so that a linear model can weigh any pref
 
 Delays are the phases unwrapped at the largest empty arc of the circle (the ECTb convention used for PSD, see
 :func:`lvmd.phase.metrics.unwrap_at_largest_gap`), so every feature is unchanged by a global phase offset and by a
-map that straddles 0/360. Each pixel counts once (the bullseye display's samples, as for PSD).
+map that straddles 0/360 (entropy, a histogram measure, up to its bin grid). Each pixel counts once (the bullseye
+display's samples, as for PSD).
 
 Spatial measures (coherence, the harmonic's explained fraction, the late region) read the map after Gaussian
 smoothing of its phase unit vectors with SD ``smoothing_px`` = 1.5 pixels, about 4.5 mm of myocardium (the bullseye
