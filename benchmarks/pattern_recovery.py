@@ -14,7 +14,10 @@ Families (all on top of the fold's clinical selection + PSD, the ``base``):
 * ``pat-screen``   + pattern features, the same selection
 * ``pat-l2``       + all pattern features, ridge-penalised logit (C by inner 5-fold CV on log-loss), base unpenalised
                      (the base's linear predictor enters as an offset)
+* ``pat-screen5``  + pattern features with p < 0.05, at most 5, no collinearity split, unpenalised
 * ``pat-l1``       as ``pat-l2`` with a lasso penalty
+* ``pat-l1-refit`` + the features the lasso keeps, refitted unpenalised (relaxed lasso)
+* ``pat-screen-l2`` + pattern features with p < 0.05, ridge-penalised as ``pat-l2``
 * ``pat-fixed``    + a fixed small set of pattern features, unpenalised
 
 Printed per mechanism and n: the cross-validated AUC of the base, each family's gain over it (mean over seeds,
@@ -47,7 +50,9 @@ from lvmd.simulate import simulate_cohort
 from lvmd.stats import collinear_split, delong_test, univariate
 
 FIXED = ["spatial_coherence", "harmonic_fraction", "late_cos", "late_sin", "late_scar_fraction"]
-FAMILIES = ["oracle", "pca-screen", "pat-screen", "pat-l2", "pat-l1", "pat-fixed"]
+FAMILIES = ["oracle", "pca-screen", "pat-screen", "pat-screen5", "pat-l2", "pat-l1", "pat-l1-refit", "pat-screen-l2",
+            "pat-fixed"]
+REPORTED_SELECTIONS = ("pat-screen", "pat-screen5", "pat-l1-refit")
 CS = np.logspace(-3, 1, 9)
 
 
@@ -107,8 +112,12 @@ def predict(beta: np.ndarray, X: np.ndarray, offset: np.ndarray | None = None) -
     return special.expit(eta)
 
 
-def penalised(Xb_tr, Xp_tr, y_tr, Xb_te, Xp_te, kind: str, seed: int) -> np.ndarray:
-    """Base fitted unpenalised; pattern features added on its offset with a penalty chosen by inner 5-fold CV."""
+def penalised(Xb_tr, Xp_tr, y_tr, Xb_te, Xp_te, kind: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Base fitted unpenalised; pattern features added on its offset with a penalty chosen by inner 5-fold CV.
+    Returns the test probabilities and the pattern coefficients."""
+    if Xp_tr.shape[1] == 0:
+        base = fit_logit(Xb_tr, y_tr)
+        return predict(base, Xb_te), np.zeros(0)
     base = fit_logit(Xb_tr, y_tr)
     off_tr = base[0] + Xb_tr @ base[1:]
     off_te = base[0] + Xb_te @ base[1:]
@@ -123,7 +132,7 @@ def penalised(Xb_tr, Xp_tr, y_tr, Xb_te, Xp_te, kind: str, seed: int) -> np.ndar
             losses[j] -= np.sum(y_tr[va] * np.log(p) + (1 - y_tr[va]) * np.log(1 - p))
     lam = 1.0 / CS[int(np.argmin(losses))]
     beta = fit_logit(Xp_tr, y_tr, off_tr, l2=lam if kind == "l2" else 0.0, l1=lam if kind == "l1" else 0.0)
-    return predict(beta, Xp_te, off_te)
+    return predict(beta, Xp_te, off_te), beta[1:]
 
 
 def fold_predictions(table, phase, features, oracle, train, test, seed) -> tuple[dict, dict]:
@@ -160,10 +169,20 @@ def fold_predictions(table, phase, features, oracle, train, test, seed) -> tuple
     sel = paper_selection(tr, f_tr)
     chosen["pat-screen"] = sel
     out["pat-screen"] = unpenalised(f_tr[sel], f_te[sel])
+    joined = tr[["response"]].join(f_tr)
+    sel = screen(joined, list(features.columns), 0.05, 5, fallback=False)
+    chosen["pat-screen5"] = sel
+    out["pat-screen5"] = unpenalised(f_tr[sel], f_te[sel])
     Xb_tr, Xb_te = standardise(tr[base_vars], te[base_vars])
     Xp_tr, Xp_te = standardise(f_tr, f_te)
-    for kind in ("l2", "l1"):
-        out[f"pat-{kind}"] = penalised(Xb_tr, Xp_tr, y_tr, Xb_te, Xp_te, kind, seed)
+    out["pat-l2"], _ = penalised(Xb_tr, Xp_tr, y_tr, Xb_te, Xp_te, "l2", seed)
+    out["pat-l1"], beta = penalised(Xb_tr, Xp_tr, y_tr, Xb_te, Xp_te, "l1", seed)
+    sel = [name for name, b in zip(features.columns, beta) if abs(b) > 1e-3]
+    chosen["pat-l1-refit"] = sel
+    out["pat-l1-refit"] = unpenalised(f_tr[sel], f_te[sel])
+    sel = screen(joined, list(features.columns), 0.05, None, fallback=False)
+    keep = [list(features.columns).index(name) for name in sel]
+    out["pat-screen-l2"], _ = penalised(Xb_tr, Xp_tr[:, keep], y_tr, Xb_te, Xp_te[:, keep], "l2", seed)
     fixed = [f for f in FIXED if f in features]
     out["pat-fixed"] = unpenalised(f_tr[fixed], f_te[fixed])
     return out, chosen
@@ -174,14 +193,15 @@ def cross_validate(mechanism: str, n: int, seed: int, folds: int, repeats: int) 
     y = table["response"].to_numpy(int)
     names = ["base", *FAMILIES]
     oof = {f: np.zeros((repeats, len(y))) for f in names}
-    counts: dict[str, int] = {}
+    counts: dict[str, dict[str, int]] = {rule: {} for rule in REPORTED_SELECTIONS}
     for r in range(repeats):
         for k, (train, test) in enumerate(StratifiedKFold(folds, shuffle=True, random_state=seed + r).split(y, y)):
             probs, chosen = fold_predictions(table, phase, features, oracle, train, test, seed + 1000 * r + k)
             for f in names:
                 oof[f][r, test] = probs[f]
-            for name in chosen["pat-screen"]:
-                counts[name] = counts.get(name, 0) + 1
+            for rule in REPORTED_SELECTIONS:
+                for name in chosen[rule]:
+                    counts[rule][name] = counts[rule].get(name, 0) + 1
     auc = {f: float(np.mean([roc_auc_score(y, oof[f][r]) for r in range(repeats)])) for f in names}
     ci = {}
     for f in FAMILIES:
@@ -224,13 +244,15 @@ def main() -> None:
                              "gain_ci_low": low, "gain_ci_high": high,
                              "gain_per_seed": " ".join(f"{g:+.3f}" for g in gains),
                              "fraction_of_oracle": np.mean(gains) / oracle_gain if mechanism != "null" else np.nan})
-            counts: dict[str, int] = {}
-            for res in results:
-                for k, v in res["counts"].items():
-                    counts[k] = counts.get(k, 0) + v
             total = sum(res["folds_total"] for res in results)
-            top = ", ".join(f"{k} {v / total:.0%}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1])[:5])
-            print(f"{mechanism} n={n}: {time.perf_counter() - started:.0f} s; pat-screen chose (share of folds): {top}")
+            print(f"{mechanism} n={n}: {time.perf_counter() - started:.0f} s; chosen (share of folds):")
+            for rule in REPORTED_SELECTIONS:
+                counts: dict[str, int] = {}
+                for res in results:
+                    for k, v in res["counts"][rule].items():
+                        counts[k] = counts.get(k, 0) + v
+                top = ", ".join(f"{k} {v / total:.0%}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1])[:6])
+                print(f"  {rule}: {top}")
             block = pd.DataFrame(rows[-len(FAMILIES):]).drop(columns=["mechanism", "n"])
             print(block.round(3).to_string(index=False), flush=True)
     print("\nsummary: gain as a fraction of the oracle's gain (null: the gain)")
