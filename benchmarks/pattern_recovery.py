@@ -89,18 +89,19 @@ def standardise(train: pd.DataFrame, test: pd.DataFrame) -> tuple[np.ndarray, np
 
 def fit_logit(X: np.ndarray, y: np.ndarray, offset: np.ndarray | None = None, l2: float = 0.0,
               l1: float = 0.0) -> np.ndarray:
-    """Logistic regression by Newton-Raphson (intercept unpenalised; optional offset and ridge penalty; a lasso
-    penalty by local quadratic approximation, Fan & Li 2001). A 1e-6 ridge keeps separated fits finite."""
+    """Logistic regression by damped Newton-Raphson (intercept unpenalised; optional offset and ridge penalty; a
+    lasso penalty by local quadratic approximation, Fan & Li 2001). A 1e-6 ridge keeps separated fits finite."""
     Xi = np.column_stack([np.ones(len(X)), X])
     off = np.zeros(len(X)) if offset is None else offset
     beta = np.zeros(Xi.shape[1])
     for _ in range(100):
         p = special.expit(Xi @ beta + off)
         penalty = np.full(Xi.shape[1], l2 + 1e-6) + l1 / np.maximum(np.abs(beta), 1e-4)
-        penalty[0] = 0.0
+        penalty[0] = 1e-9
         grad = Xi.T @ (y - p) - penalty * beta
         hess = (Xi * (p * (1 - p))[:, None]).T @ Xi + np.diag(penalty)
-        step = np.linalg.solve(hess, grad)
+        step = np.linalg.lstsq(hess, grad, rcond=None)[0]
+        step *= min(1.0, 5.0 / max(np.max(np.abs(step)), 1e-12))  # no step beyond 5 logits: no overshoot
         beta += step
         if np.max(np.abs(step)) < 1e-8:
             break
