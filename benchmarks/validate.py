@@ -28,7 +28,7 @@ def main() -> None:
     t2, r2 = runs[2]
     n = args.folds * args.repeats
     same = r1.summary.equals(r2.summary)
-    print(f"{n} folds (--fast, {r1.settings['ae_iterations']} AE iterations per fit), demo cohort")
+    print(f"{n} folds (--fast, {r1.settings['ae_iterations_in_folds']} AE iterations per fit in the folds), demo cohort")
     print(f"1 worker : {t1:.1f} s total, {r1.timings['cross_validation'] / n:.2f} s per fold")
     print(f"2 workers: {t2:.1f} s total, {r2.timings['cross_validation'] / n:.2f} s per fold (wall)")
     eff = r1.timings["cross_validation"] / (2 * r2.timings["cross_validation"])

@@ -11,6 +11,9 @@ import pytest
 from lvmd.simulate import simulate_cohort
 
 DATA = Path(__file__).resolve().parent / "data"  # test data kept in the repository (see data/README.md)
+# Python expression for a subprocess's own peak memory in MB. (getrusage's ru_maxrss is no use there: Linux carries
+# the forked pytest process's peak across exec.)
+PEAK_MB = "int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1]) // 1024"
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,8 @@ from lvmd.config import StudyConfig
 from lvmd.errors import ModelError
 from lvmd.io.polarmaps import read_polarmaps
 from lvmd.io.tables import read_clinical
+from lvmd.model import CRTResponseModel
+from lvmd.predict import predict_patients
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +23,7 @@ def fitted(tmp_path_factory):
 
     config = StudyConfig()
     config.features.iterations = 60
-    bundle = ModelBundle.fit(load_cohort(demo_cohort_path()), config, "clinical+psd+ae")
+    bundle = ModelBundle(CRTResponseModel("clinical+psd+ae", config).fit(load_cohort(demo_cohort_path())))
     folder = tmp_path_factory.mktemp("b") / "bundle"
     bundle.save(folder)
     clinical = read_clinical(demo_cohort_path() / "clinical.csv")
@@ -31,22 +33,26 @@ def fitted(tmp_path_factory):
 
 def test_round_trip_identical(fitted):
     bundle, folder, clinical, maps = fitted
-    before = bundle.predict(clinical, maps.phase)
-    after = ModelBundle.load(folder).predict(clinical, maps.phase)
+    before = predict_patients(bundle.model, clinical, maps.phase).summary
+    loaded = ModelBundle.load(folder).model
+    after = predict_patients(loaded, clinical, maps).summary
     np.testing.assert_array_equal(before["probability"].to_numpy(), after["probability"].to_numpy())
     assert (after["ci_low"] <= after["probability"]).all() and (after["probability"] <= after["ci_high"]).all()
     assert {"MODEL_CARD.md", "model.json", "checksums.json"} <= {p.name for p in folder.iterdir()}
     assert "not a medical device" in (folder / "MODEL_CARD.md").read_text()
+    assert loaded.variables_ == bundle.model.variables_ and loaded.apparent_auc_ == bundle.model.apparent_auc_
+    assert [m.label for m in loaded.models_] == [m.label for m in bundle.model.models_]
+    assert loaded.selection_.summary.equals(bundle.model.selection_.summary)
+    np.testing.assert_array_equal(loaded.logit_.cov, bundle.model.logit_.cov)
 
 
 def test_delta_method_ci(fitted):
     bundle, _, clinical, maps = fitted
-    out = bundle.predict(clinical.iloc[:1], maps.phase[:1])
-    design = bundle.pipeline.design(clinical.iloc[:1].assign(
-        psd_deg=out["psd_deg"].to_numpy()), maps.phase[:1]).to_numpy(float)
-    x = np.concatenate([[1.0], design[0]])
-    se = np.sqrt(x @ bundle.pipeline.logit.cov @ x)
-    eta = x @ bundle.pipeline.logit.params
+    out = predict_patients(bundle.model, clinical.iloc[:1], maps.phase[:1]).summary
+    design = bundle.model.design(clinical.iloc[:1].assign(psd_deg=out["psd_deg"].to_numpy()), maps.phase[:1])
+    x = np.concatenate([[1.0], design.to_numpy()[0]])
+    se = np.sqrt(x @ bundle.model.logit_.cov @ x)
+    eta = x @ bundle.model.logit_.params
     assert out["ci_high"].iloc[0] == pytest.approx(1 / (1 + np.exp(-(eta + 1.959963984540054 * se))))
     contrib = out[[c for c in out.columns if c.startswith("contribution_")]].sum(axis=1).iloc[0]
     assert np.isfinite(contrib)
@@ -62,7 +68,7 @@ def test_tampered_json_refused(fitted, tmp_path):
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(p.read_bytes())
     meta = json.loads((copy / "model.json").read_text())
-    meta["coefficients"]["const"] += 1.0
+    meta["model"]["models"][0]["coefficients"]["const"] += 1.0
     (copy / "model.json").write_text(json.dumps(meta))
     with pytest.raises(ModelError, match="model.json: checksum mismatch"):
         ModelBundle.load(copy)
@@ -88,14 +94,15 @@ def test_pickle_payload_never_runs(fitted, tmp_path, cli):
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(p.read_bytes())
     MARKER = str(tmp_path / "pwned.txt")
-    (copy / "extractor" / "weights.safetensors").write_bytes(pickle.dumps(Payload()))
+    (copy / "extractor" / "ae" / "weights.safetensors").write_bytes(pickle.dumps(Payload()))
     with pytest.raises(ModelError, match="weights.safetensors: checksum mismatch"):
         ModelBundle.load(copy)
     # Even with the checksum list updated to match, the payload is never unpickled.
     sums = json.loads((copy / "checksums.json").read_text())
     import hashlib
 
-    sums["extractor/weights.safetensors"] = hashlib.sha256((copy / "extractor" / "weights.safetensors").read_bytes()).hexdigest()
+    sums["extractor/ae/weights.safetensors"] = hashlib.sha256(
+        (copy / "extractor" / "ae" / "weights.safetensors").read_bytes()).hexdigest()
     (copy / "checksums.json").write_text(json.dumps(sums))
     with pytest.raises(ModelError, match="not a readable safetensors"):
         ModelBundle.load(copy)
@@ -105,14 +112,16 @@ def test_pickle_payload_never_runs(fitted, tmp_path, cli):
 
 
 def test_incompatible_version_refused(fitted, tmp_path):
-    bundle, _, _, _ = fitted
-    bundle.meta["lvmd_version"] = "9.0.0"
-    try:
-        bundle.save(tmp_path / "old")
-    finally:
-        from lvmd import __version__
+    from lvmd.provenance import sha256
 
-        bundle.meta["lvmd_version"] = __version__
+    bundle, _, _, _ = fitted
+    bundle.save(tmp_path / "old")
+    meta = json.loads((tmp_path / "old" / "model.json").read_text())
+    meta["lvmd_version"] = "9.0.0"
+    (tmp_path / "old" / "model.json").write_text(json.dumps(meta))
+    sums = json.loads((tmp_path / "old" / "checksums.json").read_text())
+    sums["model.json"] = sha256(tmp_path / "old" / "model.json")
+    (tmp_path / "old" / "checksums.json").write_text(json.dumps(sums))
     with pytest.raises(ModelError, match="incompatible with lvmd"):
         ModelBundle.load(tmp_path / "old")
 
@@ -124,15 +133,15 @@ def test_warnings_and_bad_input(fitted):
     weird = maps.phase[:2].copy()
     checker = (np.indices((64, 64)).sum(axis=0) % 2) * 358.0  # nothing like a heart: 0 / 358 deg checkerboard
     weird[1] = np.where(np.isnan(weird[1]), np.nan, checker)
-    out = bundle.predict(odd, weird)
+    out = predict_patients(bundle.model, odd, weird).summary
     assert any("lvesv_ml = 900 is outside the training range" in w for w in out["warnings"].iloc[0])
     assert any("reconstruction error" in w for w in out["warnings"].iloc[1])
     with pytest.raises(ModelError, match="variable qrs_ms"):
-        bundle.predict(clinical.iloc[:2].drop(columns=["qrs_ms"]), maps.phase[:2])
+        predict_patients(bundle.model, clinical.iloc[:2].drop(columns=["qrs_ms"]), maps.phase[:2])
     with pytest.raises(ModelError, match="patient P0002: variable sex is missing"):
-        bundle.predict(clinical.iloc[:2].assign(sex=[1.0, np.nan]), maps.phase[:2])
+        predict_patients(bundle.model, clinical.iloc[:2].assign(sex=[1.0, np.nan]), maps.phase[:2])
     with pytest.raises(ModelError, match="do not match 2 patients"):
-        bundle.predict(clinical.iloc[:2], maps.phase[:2, :32])
+        predict_patients(bundle.model, clinical.iloc[:2], maps.phase[:2, :32])
 
 
 def test_fit_predict_cli(tmp_path, cli):

@@ -121,8 +121,11 @@ def test_traversal(small_ae):
     assert latent_traversal(small_ae, 5).feature == "AE5"
     with pytest.raises(ModelError, match="outside 1..64"):
         latent_traversal(small_ae, 65)
-    fig = trav.figure()
+    from lvmd.report.figures import traversal_figure
+
+    fig = traversal_figure(trav)
     assert len(fig.axes) >= 5
+    assert repr(trav) == "Traversal(AE5, steps -2 SD, -1 SD, +0 SD, +1 SD, +2 SD)"
 
 
 def test_stability(maps):

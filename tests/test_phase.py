@@ -140,7 +140,7 @@ def test_no_lv_found():
     rng = np.random.default_rng(0)
     blob = np.zeros((8, 20, 48, 48), np.float32)
     blob[:, 8:12, 20:28, 20:28] = 10 + rng.random((8, 4, 8, 8))  # a solid hot blob, no ring
-    with pytest.raises(SpectError, match="no LV found.*manually"):
+    with pytest.raises(SpectError, match=r"no LV found.*give the LV centre \(--centre ROW COL\)"):
         analyze_study(GatedSpect(blob, (4, 4, 4), "blob"))
 
 

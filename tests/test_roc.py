@@ -109,3 +109,15 @@ def test_large_ties_match_sklearn():
     y = rng.integers(0, 2, 5000)
     s = np.round(rng.normal(size=5000) + y, 1)
     assert roc_auc(y, s, direction="<").auc == pytest.approx(roc_auc_score(y, s), abs=1e-12)
+
+
+def test_identical_roc_curves_are_a_result_not_an_error():
+    # Defect: "DeLong test undefined" raised whenever two models gave the same ranking (e.g. no feature selected).
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, 2, 80)
+    s = rng.normal(size=80) + y
+    for other in (s, 3 * s + 1):  # the same score, and a monotone transform of it: identical ROC curves
+        t = delong_test(y, s, other)
+        assert t.auc1 - t.auc2 == 0 and t.p_value == 1.0 and t.statistic == 0 and t.ci == (0.0, 0.0)
+        assert "identical ROC curves" in t.note
+    assert "array(" not in repr(t) and "_cases" not in repr(roc_auc(y, s))

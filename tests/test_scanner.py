@@ -99,9 +99,13 @@ def test_real_projections_lv_found(tmp_path, cli):
               "--subsets", "5", "--quiet")
     assert res.returncode == 0, res.stderr
     assert (tmp_path / "qc.png").stat().st_size > 20000
+    assert "warning: ungated data: the LV was located by shape and anatomy only" in res.stderr
     study = from_projections(REAL, subsets=5)
     # The LV lies left of centre and slightly anterior, in the middle slices of this 64^3 reconstruction.
     assert np.allclose(study.reorientation.centre, (41, 31, 31), atol=4)
+    assert study.qc["reorientation_method"] == "shape" and any("ungated" in w for w in study.qc["warnings"])
+    with pytest.raises(SpectError, match="not gated"):
+        study.gated()
     az, _ = study.reorientation.angles_deg
     assert -90 < az < 0  # apex towards patient left and anterior
     with np.load(tmp_path / "real.npz") as z:
@@ -197,3 +201,69 @@ def test_resolution_and_attenuation_options():
     assert modelled.max() / modelled.sum() > 1.2 * no_model.max() / no_model.sum()  # more of the point in its voxel
     with pytest.raises(SpectError, match="does not match the object grid"):
         reconstruct(measured, attenuation_map=np.zeros((4, 4, 4)))
+
+
+@pytest.fixture(scope="module")
+def gut_acquisition(tmp_path_factory):
+    """Imitation of the GE Discovery 670 study of issue 14: a synchronous LV with abdominal activity 4x its peak a few
+    centimetres below the inferior wall, in a faint body, 8 gates x 60 views of 64 x 64 at 6.8 mm (PyTomography),
+    Poisson noise at about 1e5 counts per view."""
+    h = 6.8
+    phantom = make_phantom("synchronous", gates=8, shape=(20, 40, 40), spacing_mm=h, fwhm_mm=8.0)
+    axis = axis_from_angles(-45, -25)
+    centre = np.array([38.0, 28.0, 34.0])
+    lv = embed_short_axis(phantom.simulate().counts, axis, (64, 64, 64), centre)
+    g = np.indices((64, 64, 64)).astype(float)
+    gut_centre = centre + np.array([-2.0, 2.0, -8.0])  # 54 mm inferior, a little right and posterior
+    gut = (((g[0] - gut_centre[0]) / 6.0) ** 2 + ((g[1] - gut_centre[1]) / 4.5) ** 2
+           + ((g[2] - gut_centre[2]) / 3.5) ** 2 <= 1.0).astype(np.float32)
+    from scipy import ndimage
+
+    gut = ndimage.gaussian_filter(gut, 1.2)
+    body = ((((g[0] - 31.5) / 26.0) ** 2 + ((g[1] - 33.0) / 18.0) ** 2) <= 1.0).astype(np.float32)
+    peak = float(lv.max())
+    activity = lv + 4.0 * peak * gut[None] / gut.max() + 0.05 * peak * body[None]
+    angles = 45.0 + 3.0 * np.arange(60)
+    object_meta, proj_meta = make_geometry((64, 64, 64), h, angles)
+    clean = forward_project(activity, Projections(np.zeros((8, 60, 64, 64), np.float32), object_meta, proj_meta,
+                                                  True, "ge"))
+    scale = 1.0e5 / clean.sum(axis=(0, 2, 3)).mean()  # counts per view, all gates together
+    noisy = np.random.default_rng(7).poisson(clean * scale).astype(np.float32)
+    path = tmp_path_factory.mktemp("ge") / "ge.dcm"
+    write_projections(path, noisy, angles, h)
+    weights = lv.sum(axis=0)
+    truth = (g.reshape(3, -1) @ weights.ravel()) / weights.sum()  # the LV's count-weighted centroid
+    return path, axis, truth
+
+
+def test_hot_abdomen_projections_analysed_without_help(gut_acquisition, tmp_path, cli):
+    """Raw gated projections with abdominal activity 4x the LV: found, reoriented and analysed automatically, with
+    physiological figures and the extracardiac activity reported."""
+    path, axis, truth = gut_acquisition
+    study = from_projections(path)
+    info = study.reorientation
+    assert np.linalg.norm((info.centre - truth) * 6.8) <= 10.0
+    assert _angle(info.apex_direction, axis) <= 10.0
+    assert info.localisation.method == "beating" and study.qc["reorientation_extracardiac_ratio"] > 2.0
+    result = analyze_study(study.gated())
+    assert result.metrics["psd_deg"] < 20.0
+    assert abs((result.metrics["mean_phase_deg"] - 126.0 + 180) % 360 - 180) < 20.0
+    res = cli("phase", str(path), "--out", str(tmp_path / "out"), "--quiet", "--jobs", "1")
+    assert res.returncode == 0, res.stderr
+    import json
+
+    record = json.loads((tmp_path / "out" / "ge.json").read_text())
+    assert record["qc"]["reorientation_method"] == "beating" and record["psd_deg"] < 20.0
+
+
+def test_reconstruct_overrides_always_win(gut_acquisition, tmp_path, cli):
+    """--lv-centre, --axis-angles and --mask-radius are used as given (a deliberately odd centre only warns)."""
+    path, _, truth = gut_acquisition
+    res = cli("reconstruct", str(path), "--out", str(tmp_path / "sa.npz"), "--lv-centre", "20", "20", "50",
+              "--axis-angles", "-40", "-20", "--mask-radius", "60", "--qc", str(tmp_path / "qc.png"), "--quiet")
+    assert res.returncode == 0, res.stderr
+    assert "LV centre (x, y, z) (20.0, 20.0, 50.0)" in res.stdout and "azimuth -40.0" in res.stdout
+    assert "manual localisation" in res.stdout and (tmp_path / "qc.png").stat().st_size > 20000
+    res = cli("reconstruct", str(path), "--out", str(tmp_path / "b.npz"), "--mask-radius", "-3", "--quiet")
+    assert res.returncode == 2 and "mask radius -3.0 mm must be positive" in res.stderr
+    assert not (tmp_path / "b.npz").exists()

@@ -106,17 +106,21 @@ def test_demo_cohort_regenerates_identically(tmp_path):
 
 
 def test_simulate_bad_input(tmp_path, cli):
-    with pytest.raises(LvmdError, match="at least 10"):
+    with pytest.raises(LvmdError, match=r"--n = 5: must be in \[10, 100000\]"):
         simulate_cohort(5)
     res = cli("simulate", "--n", "5", "--out", str(tmp_path / "x"))
-    assert res.returncode == 2 and "at least 10" in res.stderr and not (tmp_path / "x").exists()
+    assert res.returncode == 2 and "--n = 5: must be in [10, 100000]" in res.stderr and not (tmp_path / "x").exists()
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "keep.txt").write_text("mine")
     res = cli("simulate", "--n", "20", "--maps-only", "--out", str(tmp_path / "full"))
     assert res.returncode == 2 and "not empty" in res.stderr
     assert (tmp_path / "full" / "keep.txt").read_text() == "mine"
     res = cli("simulate", "--n", "20", "--maps-only", "--out", str(tmp_path / "full"), "--force")
-    assert res.returncode == 0 and (tmp_path / "full" / "truth.csv").exists()
+    assert res.returncode == 2 and "not a previous lvmd output" in res.stderr  # issue 16: --force spares user folders
+    assert (tmp_path / "full" / "keep.txt").read_text() == "mine"
+    res = cli("simulate", "--n", "20", "--maps-only", "--out", str(tmp_path / "sim"))
+    res = cli("simulate", "--n", "20", "--seed", "1", "--maps-only", "--out", str(tmp_path / "sim"), "--force")
+    assert res.returncode == 0 and (tmp_path / "sim" / "truth.csv").exists() and (tmp_path / "sim" / ".lvmd-output").exists()
     res = cli("simulate", "--n", "20", "--bogus", "--out", str(tmp_path / "y"))
     assert res.returncode == 2
 
@@ -130,3 +134,10 @@ def test_with_spect_keeps_gated_studies(tmp_path):
     assert study.gates == 8 and study.study_id == "P0001"
     with pytest.raises(LvmdError, match="cannot be combined"):
         simulate_cohort(10, maps_only=True, with_spect=True)
+
+
+def test_simulate_bad_seed_is_one_error_line(tmp_path, cli):
+    """Issue 16: `simulate --seed -1` ended in numpy's traceback."""
+    res = cli("simulate", "--maps-only", "--out", str(tmp_path / "c"), "--seed", "-1")
+    assert res.returncode == 2 and res.stderr == "error: --seed = -1: must be in [0, 4294967295]\n", res.stderr
+    assert not (tmp_path / "c").exists() and list(tmp_path.iterdir()) == []

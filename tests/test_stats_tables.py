@@ -7,7 +7,8 @@ import statsmodels.api as sm
 from scipy import stats
 
 from lvmd.errors import StatsError
-from lvmd.stats import collinear_split, correlation, incremental, multivariate, table1, univariate
+from lvmd.stats import collinear_split, correlation, fit_logit, incremental, multivariate, table1, univariate
+from lvmd.stats.logistic import is_separated
 
 
 def _group_from_summary(mean, sd, n, rng_seed):
@@ -148,3 +149,88 @@ def test_renderings(logistic_data):
     assert "| variable |" in res.to_markdown()
     assert "<table" in res.to_html() and r"\begin{tabular}" in res.to_latex()
     assert res.to_csv().startswith("variable,")
+
+
+# ------------------------------------------------------------------ defects fixed (issue 15), each reproduced first
+def _far_point_data():
+    """120 patients, true OR 2.17 per unit, one patient far out (x = 25, fitted logit 19.4): a valid fit."""
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=120)
+    x[0] = 25.0
+    y = (rng.random(120) < 1 / (1 + np.exp(-0.775 * x))).astype(int)
+    y[0] = 1
+    return pd.DataFrame({"x": x, "y": y})
+
+
+def test_one_far_point_is_not_separation():
+    # Defect: any fitted |logit| > 15 was flagged "separation / not estimable" although statsmodels converges.
+    d = _far_point_data()
+    reference = sm.Logit(d["y"], sm.add_constant(d[["x"]])).fit(disp=0)
+    assert np.max(np.abs(reference.fittedvalues)) > 15 and reference.mle_retvals["converged"]
+    fit = fit_logit(d, "y", ["x"])
+    assert fit.estimable and not fit.separation and fit.note == ""
+    assert np.exp(fit.params[1]) == pytest.approx(np.exp(reference.params["x"]), rel=1e-9)
+    assert np.exp(fit.params[1]) == pytest.approx(2.17, abs=0.01)
+    row = univariate(d, "y", ["x"]).summary.loc["x"]
+    assert row["odds_ratio"] == pytest.approx(np.exp(reference.params["x"])) and "separation" not in row["notes"]
+
+
+def test_quasi_complete_separation_still_detected():
+    # Responders at x >= 0, non-responders at x <= 0, both at x = 0: the MLE does not exist (Konis' LP finds it).
+    x = np.r_[np.linspace(-2, 0, 20), np.linspace(0, 2, 20)]
+    d = pd.DataFrame({"x": x, "y": np.r_[np.zeros(20), np.ones(20)]})
+    fit = fit_logit(d, "y", ["x"])
+    assert fit.separation and not fit.estimable and np.isnan(fit.llf) and "separation" in fit.note
+    assert is_separated(sm.add_constant(x), d["y"].to_numpy())
+    assert not is_separated(sm.add_constant(_far_point_data()["x"].to_numpy()), _far_point_data()["y"].to_numpy())
+
+
+@pytest.mark.parametrize("kind", ["constant", "duplicate", "separation"])
+def test_incremental_failed_larger_fit_is_not_estimable(logistic_data, kind):
+    # Defect: a failed larger fit had its log-likelihood taken as 0, giving a large "significant" LR test.
+    d = logistic_data.copy()
+    d["extra"] = {"constant": np.ones(len(d)), "duplicate": 2 * d["a"] + 1,
+                  "separation": np.where(d["y"] == 1, 1.0, -1.0) + 0.1 * d["c"].abs()}[kind]
+    base = ["a"] if kind == "duplicate" else ["c"]
+    res = incremental(d, "y", base, ["extra"])
+    assert np.isnan(res.lr_statistic) and np.isnan(res.p_value)
+    last = res.summary.iloc[-1]
+    assert last["note"].startswith("not estimable") and np.isnan(last["log_likelihood"])
+    expected = {"constant": "extra is constant", "duplicate": "linear combination", "separation": "separation"}[kind]
+    assert expected in last["note"] and expected in res.formatted().iloc[-1]["LR chi2 (df)"]
+    assert res.steps[0].fit.estimable  # the base model itself is fine
+
+
+def test_table1_category_missing_for_a_whole_group():
+    # Defect: scipy's raw ValueError (zero expected frequency) when a variable is missing for every patient of a group.
+    df = pd.DataFrame({"g": [1] * 30 + [0] * 30, "smoking": [1.0] * 10 + [0.0] * 20 + [np.nan] * 30,
+                       "qrs": np.r_[np.linspace(120, 180, 30), [np.nan] * 30]})
+    t = table1(df, "g", ["qrs"], ["smoking"], group_labels={1: "Response", 0: "Non-response"})
+    rows = t.summary.set_index("variable")
+    for var in ("smoking", "qrs"):
+        assert np.isnan(rows.loc[var, "p"]) and rows.loc[var, "test"] == "not testable"
+        assert "Non-response" in rows.loc[var, "note"]
+    assert rows.loc["smoking"].iloc[2] == "10 (33.3%)" and rows.loc["smoking"].iloc[3] == "-"
+
+
+def test_table1_small_expected_counts_stated_and_fisher_on_request():
+    # Defect: expected counts < 5 ran Yates' chi-square silently.
+    df = pd.DataFrame({"g": [1] * 45 + [0] * 57, "ckd": [1] * 3 + [0] * 42 + [1] * 2 + [0] * 55,
+                       "nyha": [2] * 16 + [3] * 27 + [4] * 2 + [2] * 15 + [3] * 40 + [4] * 2})
+    chi = table1(df, "g", categorical=["ckd", "nyha"]).summary.set_index("variable")
+    assert chi.loc["ckd", "note"] == "2 of 4 expected counts < 5; chi-square approximate"
+    assert chi.loc["ckd", "p"] == pytest.approx(stats.chi2_contingency([[3, 2], [42, 55]]).pvalue)
+    fisher = table1(df, "g", categorical=["ckd", "nyha"], sparse_test="fisher").summary.set_index("variable")
+    assert fisher.loc["ckd", "test"] == "Fisher exact"
+    assert fisher.loc["ckd", "p"] == pytest.approx(stats.fisher_exact([[3, 2], [42, 55]]).pvalue)
+    assert fisher.loc["nyha", "test"].startswith("Fisher-Freeman-Halton")
+    again = table1(df, "g", categorical=["nyha"], sparse_test="fisher").summary["p"].iloc[0]
+    assert again == fisher.loc["nyha", "p"]  # Monte Carlo with a fixed seed: reproducible
+    with pytest.raises(StatsError, match="sparse_test"):
+        table1(df, "g", categorical=["ckd"], sparse_test="exact")
+
+
+def test_results_print_their_summary(logistic_data):
+    fit = fit_logit(logistic_data, "y", ["a"])
+    text = repr(fit)
+    assert text.startswith("LogitFit") and "odds_ratio" in text and "array(" not in text

@@ -37,7 +37,7 @@ def test_run_study_contents(study, small_cohort_dir):
     assert len(study.data) == 80 - int(truth["esv_outlier"].sum())
     assert study.data["response"].sum() == truth.loc[study.data.index, "response"].sum()
     assert "p" in study.table1.summary.columns
-    assert study.ae.features.shape == (len(study.data), 64)
+    assert study.training.features("ae").shape == (len(study.data), 64)
     corr = study.correlation().summary
     assert len(corr) == 128 and set(corr["against"]) == {"psd_deg", "pbw_deg"}
     uni = study.univariate.summary
@@ -50,7 +50,14 @@ def test_run_study_contents(study, small_cohort_dir):
     assert (inc["df"] >= 0).all() and inc["p"].dropna().between(0, 1).all()
     head = study.headline()
     assert head["response_definition"] == "esv15" and head["patients"] == len(study.data)
-    assert head["ae_latent_dim"] == 64 and head["pca_components"] == 64
+    assert head["feature_counts"] == {"ae": 64, "pca": 64}
+    models = study.model_table().summary
+    assert set(models.index.get_level_values("family")) == set(StudyConfig().stats.families)
+    for family, model in study.models.items():  # the study reports its fitted models, nothing refit aside
+        primary = models.loc[(family, model.models_[0].label)]
+        assert primary["role"] == "primary" and primary["apparent_auc"] == model.apparent_auc_
+        assert primary["variables"] == " + ".join(model.variables_)
+        assert study.roc().summary.loc[model.models_[0].label, "auc"] == pytest.approx(model.apparent_auc_, abs=1e-12)
 
 
 def test_small_cohort_caps_feature_count(tmp_path, cli):
@@ -60,7 +67,7 @@ def test_small_cohort_caps_feature_count(tmp_path, cli):
     config = StudyConfig()
     config.features.iterations = 10
     result = run_study(load_cohort(tmp_path), config)
-    assert result.ae.features.shape[1] == len(result.data) - 1 == result.headline()["ae_latent_dim"]
+    assert result.training.features("ae").shape[1] == len(result.data) - 1 == result.headline()["feature_counts"]["ae"]
 
 
 def test_analyze_outputs(small_cohort_dir, fast_config, tmp_path, cli):
@@ -68,13 +75,15 @@ def test_analyze_outputs(small_cohort_dir, fast_config, tmp_path, cli):
     before = {p.name: p.read_bytes() for p in small_cohort_dir.iterdir()}
     res = cli("analyze", str(small_cohort_dir), "--out", str(out), "--config", str(fast_config), "--quiet")
     assert res.returncode == 0, res.stderr
-    for name in ("table1", "univariate", "multivariate", "correlation", "roc", "incremental"):
+    assert res.stderr == ""  # quiet, and no numpy RuntimeWarning (the circular mean of pixels outside the disc)
+    for name in ("table1", "univariate", "multivariate", "correlation_ae", "correlation_pca", "roc", "incremental",
+                 "models"):
         assert (out / f"{name}.csv").exists() and (out / f"{name}.md").exists()
-    for fig in ("example_bullseyes", "mean_phase_maps", "correlation_heatmap", "roc_curves"):
+    for fig in ("example_bullseyes", "mean_phase_maps", "correlation_heatmap_ae", "roc_curves"):
         assert (out / f"{fig}.png").exists()
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["response_definition"] == "esv15" and manifest["config"]["features"]["iterations"] == 40
-    assert set(manifest["timings_s"]) >= {"autoencoder", "report"}
+    assert set(manifest["timings_s"]) >= {"features (ae)", "report"}
     clinical = str(small_cohort_dir / "clinical.csv")
     assert len(manifest["inputs"][clinical]) == 64
     html = (out / "report.html").read_text()
@@ -129,6 +138,26 @@ def test_config_defaults_round_trip(tmp_path, cli):
     path.write_text("[stats]\nbogus = 1\n")
     res = cli("analyze", "x", "--out", str(tmp_path / "o"), "--config", str(path))
     assert res.returncode == 2 and "unknown key 'bogus'" in res.stderr
+
+
+def test_table2_shows_clinical_and_significant_features_only(study):
+    shown = study.multivariate.formatted()
+    significant = study.models[study.table2_family].selection_.significant
+    clinical = list(study.training.clinical_screening().summary.index)
+    assert list(shown.index) == clinical + ["psd_deg", "pbw_deg"] + significant
+    assert len(study.univariate.summary) == len(clinical) + 2 + 128  # the full screening stays in univariate.csv
+
+
+def test_table1_fisher_when_configured(small_cohort_dir):
+    config = StudyConfig()
+    config.features.iterations = 5
+    config.stats.families = ["clinical+psd"]
+    config.stats.table1_exact = "fisher"
+    rows = run_study(load_cohort(small_cohort_dir), config).table1.summary.set_index("variable")
+    assert rows.loc["CKD", "test"] == "Fisher exact" and "expected counts < 5" in rows.loc["CKD", "note"]
+    config.stats.table1_exact = "chi2"
+    rows = run_study(load_cohort(small_cohort_dir), config).table1.summary.set_index("variable")
+    assert rows.loc["CKD", "test"] == "chi-square (Yates)" and "approximate" in rows.loc["CKD", "note"]
 
 
 def test_response_definition_recorded(small_cohort_dir, tmp_path):

@@ -1,119 +1,83 @@
-"""A fitted CRT-response model saved as a bundle folder that scores new patients.
+"""A fitted :class:`~lvmd.model.CRTResponseModel` saved as a bundle folder, and loaded back exactly.
 
-Bundle layout: ``model.json`` (family, variables, coefficients and covariance, preprocessing, response definition,
-training summary, apparent and optionally optimism-corrected AUC, versions, date), ``extractor/`` (the autoencoder
-or PCA as safetensors + JSON, when the model uses image features), ``MODEL_CARD.md`` and ``checksums.json`` (SHA-256
-of every other file). Loading verifies every checksum before reading anything, and nothing is ever unpickled.
+Layout: ``model.json`` (the model's state -- family, configuration, every model's variables, coefficients and
+covariance, the selection, the training summary -- its apparent and optionally optimism-corrected AUC, versions,
+date), ``extractor/`` (the image-feature transformers, one safetensors + JSON sub-folder per kind, when the models
+use image features), ``MODEL_CARD.md`` and ``checksums.json`` (SHA-256 of every other file). Loading verifies every
+checksum before reading anything, and nothing is ever unpickled. Scoring patients is :mod:`lvmd.predict`; external
+validation :mod:`lvmd.evaluate`.
 """
 
 from __future__ import annotations
 
 import datetime
-import hashlib
 import json
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-from scipy import stats
-
 from . import __version__
-from .cohort import Cohort
-from .config import StudyConfig
 from .errors import ModelError
-from .features import AutoencoderFeatures, PCAFeatures
-from .phase.metrics import fill_psd_pbw
-from .pipeline import OUTCOME, FittedPipeline, fit_pipeline
-from .stats import roc_auc
-from .stats.logistic import LogitFit
+from .model import CRTResponseModel, ImageFeatures
+from .provenance import sha256, versions
 
 FORMAT = "lvmd-bundle"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 CHECKSUMS = "checksums.json"
-RECONSTRUCTION_WARNING_FACTOR = 2.0  # warn when a map's reconstruction error exceeds this x the training 99th pct
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+EXTRACTOR = "extractor"
 
 
 def _major(version: str) -> str:
     return version.split(".")[0]
 
 
+def _strict_json(value):
+    """``value`` with every non-finite float as null, so that model.json is strict JSON (readable by any tool)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _strict_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict_json(v) for v in value]
+    return value
+
+
 @dataclass
 class ModelBundle:
-    """A fitted model family with everything needed to score a new patient.
+    """A fitted model with what a reader of the folder needs to trust it.
 
-    Use :meth:`fit` on a cohort, :meth:`save` / :meth:`load` for the folder, :meth:`predict` for new patients.
+    Parameters
+    ----------
+    model : CRTResponseModel
+        A fitted model.
+    optimism_corrected_auc : float, optional
+        From ``lvmd validate`` or ``lvmd fit --optimism N``, recorded beside the apparent AUC.
     """
 
-    pipeline: FittedPipeline
-    meta: dict
+    model: CRTResponseModel
+    optimism_corrected_auc: float | None = None
+    meta: dict = field(default_factory=dict)
 
-    # ------------------------------------------------------------------------------------------------ fitting
-    @classmethod
-    def fit(cls, cohort: Cohort, config: StudyConfig | None = None, family: str = "clinical+psd+ae",
-            optimism_corrected_auc: float | None = None) -> "ModelBundle":
-        """Fit the final model on a whole cohort (AE/PCA, feature selection, multivariate logistic model)."""
-        config = (config or StudyConfig()).validate()
-        analysed = cohort.apply_exclusions(config.cohort.min_lvesv_ml, config.cohort.response)
-        if analysed.maps is None:
-            raise ModelError(f"{cohort.source}: the cohort has no phase polar maps")
-        data = analysed.table.copy()
-        data[OUTCOME] = analysed.response(config.cohort.response).to_numpy()
-        data = fill_psd_pbw(data, analysed.maps.phase)
-        pipeline = fit_pipeline(data, analysed.maps.phase, family, config)
-        design = pipeline.design(data, analysed.maps.phase)
-        complete = design.notna().all(axis=1)
-        prob = pipeline.logit.predict(design[complete].to_numpy(float))
-        auc = roc_auc(data.loc[complete, OUTCOME], prob, direction="<").auc
-        summary = {v: {"mean": float(design[v].mean()), "sd": float(design[v].std()), "min": float(design[v].min()),
-                       "max": float(design[v].max())} for v in pipeline.variables}
-        recon = None
-        if pipeline.extractor is not None:
-            errors = pipeline.extractor.reconstruction_error(analysed.maps.phase)
-            recon = {"p99": float(np.percentile(errors, 99)), "median": float(np.median(errors))}
-        meta = {
-            "format": FORMAT, "format_version": FORMAT_VERSION, "lvmd_version": __version__,
-            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "family": family, "variables": pipeline.variables, "image_features": pipeline.image_features,
-            "coefficients": dict(zip(pipeline.logit.names, map(float, pipeline.logit.params))),
-            "covariance": pipeline.logit.cov.tolist(), "estimation": pipeline.logit.method,
-            "preprocessing": {"phase_scale_deg": 360.0, "map_shape": [64, 64],
-                              "psd_pbw": "taken from clinical.csv, else measured on the phase map"},
-            "response_definition": config.cohort.response, "exclusion_min_lvesv_ml": config.cohort.min_lvesv_ml,
-            "training": {"source": cohort.source, "patients": int(complete.sum()),
-                         "responders": int(data.loc[complete, OUTCOME].sum()),
-                         "excluded": [e.patient_id for e in analysed.excluded], "variables": summary,
-                         "reconstruction_mse": recon},
-            "performance": {"apparent_auc": float(auc), "optimism_corrected_auc": optimism_corrected_auc},
-            "config": config.to_dict(),
-        }
-        try:
-            import torch
-
-            meta["torch_version"] = torch.__version__
-        except ImportError:  # pragma: no cover - torch is a dependency
-            pass
-        return cls(pipeline, meta)
-
-    # ------------------------------------------------------------------------------------------------ storage
     def save(self, folder: str | Path) -> None:
-        """Write the bundle folder (the folder must not exist or be empty)."""
+        """Write the bundle folder (which must not exist or be empty)."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        if self.pipeline.extractor is not None:
-            self.pipeline.extractor.save(folder / "extractor")
-            self.meta["extractor"] = "ae" if isinstance(self.pipeline.extractor, AutoencoderFeatures) else "pca"
-        else:
-            self.meta["extractor"] = None
-        (folder / "model.json").write_text(json.dumps(self.meta, indent=2))
+        if self.model.extractor_ is not None:
+            self.model.extractor_.save(folder / EXTRACTOR)
+        self.meta = {
+            "format": FORMAT, "format_version": FORMAT_VERSION, "lvmd_version": __version__,
+            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "versions": versions(),
+            "preprocessing": {"phase_scale_deg": 360.0, "map_shape": [64, 64],
+                              "psd_pbw": "taken from the clinical table, else measured on the phase map"},
+            "performance": {"apparent_auc": self.model.apparent_auc_,
+                            "optimism_corrected_auc": self.optimism_corrected_auc},
+            "model": self.model.state(),
+        }
+        (folder / "model.json").write_text(json.dumps(_strict_json(self.meta), indent=2, allow_nan=False))
         (folder / "MODEL_CARD.md").write_text(model_card(self.meta))
         files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != CHECKSUMS)
-        sums = {str(p.relative_to(folder)): _sha256(p) for p in files}
-        (folder / CHECKSUMS).write_text(json.dumps(sums, indent=2))
+        (folder / CHECKSUMS).write_text(json.dumps({str(p.relative_to(folder)): sha256(p) for p in files}, indent=2))
 
     @classmethod
     def load(cls, folder: str | Path) -> "ModelBundle":
@@ -133,97 +97,37 @@ class ModelBundle:
             path = folder / name
             if not path.is_file():
                 raise ModelError(f"{path}: listed in {CHECKSUMS} but missing")
-            if _sha256(path) != digest:
+            if sha256(path) != digest:
                 raise ModelError(f"{path}: checksum mismatch (bundle modified after it was saved); refusing to load")
-        meta = json.loads((folder / "model.json").read_text())
+        try:
+            meta = json.loads((folder / "model.json").read_text())
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ModelError(f"{folder / 'model.json'}: not readable ({exc})") from None
         if meta.get("format") != FORMAT:
             raise ModelError(f"{folder}: not an lvmd bundle (format {meta.get('format')!r})")
         if meta.get("format_version") != FORMAT_VERSION or _major(str(meta.get("lvmd_version", ""))) != _major(__version__):
             raise ModelError(f"{folder}: bundle format {meta.get('format_version')} from lvmd "
                              f"{meta.get('lvmd_version')} is incompatible with lvmd {__version__} "
                              f"(format {FORMAT_VERSION}); refit it with `lvmd fit`")
-        extractor = None
-        if meta.get("extractor") == "ae":
-            extractor = AutoencoderFeatures.load(folder / "extractor")
-        elif meta.get("extractor") == "pca":
-            extractor = PCAFeatures.load(folder / "extractor")
-        names = ["const", *meta["variables"]]
-        params = np.array([meta["coefficients"][n] for n in names])
-        cov = np.array(meta["covariance"], dtype=float)
-        if cov.shape != (len(names), len(names)):
-            raise ModelError(f"{folder / 'model.json'}: covariance shape {cov.shape} does not match {len(names)} terms")
-        logit = LogitFit(names, params, cov, float("nan"), meta["training"]["patients"], meta["training"]["responders"],
-                         False, meta.get("estimation", "mle"), True)
-        pipeline = FittedPipeline(meta["family"], list(meta["variables"]), list(meta["image_features"]), extractor, logit)
-        return cls(pipeline, meta)
-
-    # ------------------------------------------------------------------------------------------------ scoring
-    def predict(self, clinical: pd.DataFrame, phase_maps: np.ndarray | None = None) -> pd.DataFrame:
-        """Probability of response with a 95 % CI (delta method on the logit), feature values, contributions, warnings.
-
-        Parameters
-        ----------
-        clinical : pandas.DataFrame
-            One row per patient, indexed by patient_id, with the model's clinical variables (PSD/PBW measured from
-            the maps when absent).
-        phase_maps : numpy.ndarray (n, 64, 64), optional
-            Phase polar maps in the same patient order (needed by models with image features, and for PSD/PBW).
-        """
-        data = clinical.copy()
-        if phase_maps is not None:
-            phase_maps = np.asarray(phase_maps, dtype=float)
-            if phase_maps.ndim != 3 or phase_maps.shape[1:] != (64, 64) or len(phase_maps) != len(data):
-                raise ModelError(f"maps of shape {phase_maps.shape} do not match {len(data)} patients x 64 x 64")
-            data = fill_psd_pbw(data, phase_maps)
-        for v in self.pipeline.variables:
-            if v in self.pipeline.image_features:
-                continue
-            if v not in data.columns:
-                raise ModelError(f"patients lack variable {v} that the model needs")
-            missing = data.index[data[v].isna()]
-            if len(missing):
-                raise ModelError(f"patient {missing[0]}: variable {v} is missing and the model needs it")
-        if self.pipeline.image_features and phase_maps is None:
-            raise ModelError("the model uses phase polar maps: give --maps or --spect")
-        design = self.pipeline.design(data, phase_maps).astype(float)
-        X = np.column_stack([np.ones(len(design)), design.to_numpy()])
-        beta, cov = self.pipeline.logit.params, self.pipeline.logit.cov
-        eta = X @ beta
-        se = np.sqrt(np.einsum("ij,jk,ik->i", X, cov, X))
-        z = stats.norm.ppf(0.975)
-        expit = lambda v: 1.0 / (1.0 + np.exp(-v))  # noqa: E731
-        out = pd.DataFrame({"probability": expit(eta), "ci_low": expit(eta - z * se), "ci_high": expit(eta + z * se),
-                            "logit": eta}, index=design.index)
-        training = self.meta["training"]["variables"]
-        for j, v in enumerate(self.pipeline.variables):
-            out[v] = design[v]
-            out[f"contribution_{v}"] = beta[j + 1] * (design[v] - training[v]["mean"])
-        warnings = [[] for _ in range(len(design))]
-        for v in self.pipeline.variables:
-            lo, hi = training[v]["min"], training[v]["max"]
-            for i, value in enumerate(design[v]):
-                if value < lo or value > hi:
-                    warnings[i].append(f"{v} = {value:.4g} is outside the training range [{lo:.4g}, {hi:.4g}]")
-        recon = self.meta["training"].get("reconstruction_mse")
-        if self.pipeline.extractor is not None and recon:
-            errors = self.pipeline.extractor.reconstruction_error(phase_maps).to_numpy()
-            out["reconstruction_mse"] = errors
-            for i, e in enumerate(errors):
-                if e > RECONSTRUCTION_WARNING_FACTOR * recon["p99"]:
-                    warnings[i].append(f"phase map reconstruction error {e:.3g} is very high (training 99th "
-                                       f"percentile {recon['p99']:.3g}): the map is unlike the training maps")
-        out["warnings"] = warnings
-        out.index.name = "patient_id"
-        return out
+        state = meta["model"]
+        extractor = ImageFeatures.load(folder / EXTRACTOR) if state.get("extractor_kinds") else None
+        model = CRTResponseModel.from_state(state, extractor)
+        return cls(model, meta.get("performance", {}).get("optimism_corrected_auc"), meta)
 
 
 def model_card(meta: dict) -> str:
-    """MODEL_CARD.md text: intended use, data, performance, limitations."""
-    t = meta["training"]
+    """MODEL_CARD.md text: intended use, model, data, performance, limitations."""
+    state = meta["model"]
+    t = state["training"]
     perf = meta["performance"]
     corrected = perf["optimism_corrected_auc"]
-    coef = "\n".join(f"| {k} | {v:.4g} |" for k, v in meta["coefficients"].items())
-    return f"""# Model card: lvmd CRT response model ({meta['family']})
+    primary, *alternatives = state["models"]
+    coef = "\n".join(f"| {k} | {v:.4g} |" for k, v in primary["coefficients"].items())
+    other = "".join(f"\n- Alternative model (another collinearity group, saved, not used for scoring): {m['label']}, "
+                    f"apparent AUC {m['apparent_auc']:.3f}." for m in alternatives)
+    excluded = ", ".join(pid for pid, _ in t["excluded"]) or "none"
+    kinds = ", ".join(state["extractor_kinds"]) or "no extractor"
+    return f"""# Model card: lvmd CRT response model ({state['family']})
 
 ## Intended use
 Research use only: estimating the probability of volumetric response to cardiac resynchronization therapy from
@@ -231,10 +135,12 @@ baseline clinical data and gated SPECT phase polar maps, to study patient select
 and must not be used to make treatment decisions for individual patients.
 
 ## Model
-- Family: `{meta['family']}`; logistic regression ({meta['estimation']}) on: {', '.join(meta['variables'])}.
-- Image features: {', '.join(meta['image_features']) or 'none'} ({meta.get('extractor') or 'no extractor'}; features
-  are defined only for this fitted extractor).
-- Response definition: `{meta['response_definition']}`; exclusion: baseline LVESV < {meta['exclusion_min_lvesv_ml']} mL.
+- Family: `{state['family']}`; primary model {primary['label']}: logistic regression ({primary['estimation']}) on
+  {', '.join(primary['variables'])}.{other}
+- Image features: {', '.join(primary['image_features']) or 'none'} ({kinds}; features are defined only for this
+  fitted extractor).
+- Response definition: `{state['config']['cohort']['response']}`; exclusion: baseline LVESV <
+  {state['config']['cohort']['min_lvesv_ml']} mL.
 - lvmd {meta['lvmd_version']}, created {meta['created']}.
 
 | term | coefficient (log-odds) |
@@ -242,11 +148,12 @@ and must not be used to make treatment decisions for individual patients.
 {coef}
 
 ## Training data
-{t['source']}: {t['patients']} patients, {t['responders']} responders; excluded: {', '.join(t['excluded']) or 'none'}.
+{t['source']}: {t['patients']} patients, {t['responders']} responders; excluded: {excluded}.
 
 ## Performance
 - Apparent (in-sample) AUC: {perf['apparent_auc']:.3f}.
 - Optimism-corrected AUC: {f'{corrected:.3f}' if corrected is not None else 'not run (use `lvmd fit --optimism N` or `lvmd validate`)'}.
+- External validation: `lvmd evaluate BUNDLE COHORT` (discrimination, calibration, recalibration, decision curve).
 
 ## Limitations
 - The apparent AUC is optimistic: features were selected and the model fitted on the same patients.

@@ -86,8 +86,15 @@ class Cohort:
         return response_labels(self.table, definition)
 
     def apply_exclusions(self, min_lvesv_ml: float = 20.0, definition: str = "esv15") -> "Cohort":
-        """Drop patients with an implausibly small baseline LVESV or no response label, recording each reason."""
+        """Drop patients with an implausibly small baseline LVESV or no response label, recording each reason.
+
+        ``min_lvesv_ml`` of 0 or None switches the LVESV rule off; NaN, infinities and negative values are refused
+        (a NaN once switched it off without a word).
+        """
         reasons: dict[str, str] = {}
+        if min_lvesv_ml is not None and not (isinstance(min_lvesv_ml, (int, float, np.number)) and
+                                             np.isfinite(min_lvesv_ml) and min_lvesv_ml >= 0):
+            raise CohortError(f"min_lvesv_ml = {min_lvesv_ml!r}: must be a finite number of mL, at least 0 (0 = off)")
         if min_lvesv_ml is not None and min_lvesv_ml > 0:
             small = self.table["lvesv_ml"] < min_lvesv_ml
             for pid, value in self.table.loc[small, "lvesv_ml"].items():
@@ -115,6 +122,7 @@ class Cohort:
             "response_unknown": int(label.isna().sum()),
             "response_definition": definition,
             "maps": self.maps.kinds() if self.maps is not None else [],
+            "columns_with_missing": [str(c) for c in self.table.columns[self.table.isna().any()]],
         }
 
 
@@ -135,6 +143,16 @@ def join(table: pd.DataFrame, maps: PolarMaps | None, source: str, maps_source: 
     return Cohort(table, maps.subset(table.index), source)
 
 
+def cohort_files(path: str | Path) -> list[Path]:
+    """The files a cohort folder's analysis reads (clinical.csv, polarmaps.npz or the PNG exports), for manifests."""
+    folder = Path(path)
+    folder = folder.parent if folder.is_file() else folder
+    files = [folder / "clinical.csv", folder / "polarmaps.npz"]
+    if (folder / "polarmaps").is_dir():
+        files += sorted((folder / "polarmaps").glob("*.png"))
+    return [f for f in files if f.is_file()]
+
+
 def load_cohort(path: str | Path) -> Cohort:
     """Load a cohort folder (``clinical.csv`` plus ``polarmaps.npz`` or ``polarmaps/``).
 
@@ -150,6 +168,8 @@ def load_cohort(path: str | Path) -> Cohort:
         folder, clinical = path.parent, path
     elif path.is_dir():
         folder, clinical = path, path / "clinical.csv"
+    elif path.exists():
+        raise CohortError(f"{path}: not a cohort folder (give the folder that holds clinical.csv, or clinical.csv)")
     else:
         raise CohortError(f"{path}: cohort folder not found")
     table = read_clinical(clinical)

@@ -6,6 +6,10 @@ import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from pandas.api.types import is_numeric_dtype
+
+from ._device import check_device
+from ._values import flag, real, seed, text, text_list, whole, whole_list
 from .cohort import RESPONSE_DEFINITIONS
 from .errors import ConfigError
 
@@ -27,6 +31,9 @@ class StatsConfig:
     conventional: list[str] = field(default_factory=lambda: ["psd_deg", "pbw_deg"])
     firth: bool = False
     max_image_features: int = 3
+    families: list[str] = field(default_factory=lambda: ["clinical", "clinical+psd", "clinical+pbw", "clinical+psd+ae",
+                                                         "clinical+pbw+ae", "clinical+psd+pca", "clinical+pbw+pca"])
+    table1_exact: str = "chi2"
 
 
 @dataclass
@@ -61,41 +68,107 @@ class StudyConfig:
         """Plain nested dict (for JSON manifests and reports)."""
         return asdict(self)
 
-    def validate(self) -> "StudyConfig":
-        """Check option values; raise :class:`ConfigError` naming the first bad one."""
-        if self.cohort.response not in RESPONSE_DEFINITIONS:
-            raise ConfigError(f"cohort.response = {self.cohort.response!r} is not one of {', '.join(RESPONSE_DEFINITIONS)}")
-        for name in ("significance", "enter_p"):
-            v = getattr(self.stats, name)
-            if not 0 < v < 1:
-                raise ConfigError(f"stats.{name} = {v} must lie in (0, 1)")
-        if self.stats.max_image_features < 1:
-            raise ConfigError(f"stats.max_image_features = {self.stats.max_image_features} must be at least 1")
-        if not 0 < self.stats.collinearity_r <= 1:
-            raise ConfigError(f"stats.collinearity_r = {self.stats.collinearity_r} must lie in (0, 1]")
-        if self.features.preset != "paper":
-            raise ConfigError(f"features.preset = {self.features.preset!r} is not known (use 'paper')")
-        if self.features.iterations < 1 or self.features.latent_dim < 1:
-            raise ConfigError("features.iterations and features.latent_dim must be positive")
-        bad = [f for f in self.report.formats if f not in ("png", "svg", "pdf")]
-        if bad:
-            raise ConfigError(f"report.formats: {bad[0]!r} is not png, svg or pdf")
+    def validate(self, source: str | None = None) -> "StudyConfig":
+        """Check every option's type, finiteness and range; raise :class:`ConfigError` naming the first bad one.
+
+        Values are normalised in place (an integer given for a real option becomes a float). ``source`` (the TOML
+        file) prefixes the message. This is what both ``lvmd config --check`` and every analysis call.
+        """
+        where = f"{source}: " if source else ""
+        for section, checks in CHECKS.items():
+            target = getattr(self, section)
+            for key, check in checks.items():
+                try:
+                    setattr(target, key, check(getattr(target, key), f"{section}.{key}"))
+                except ConfigError as exc:
+                    raise ConfigError(f"{where}{exc}") from None
+        return self
+
+    def check_against(self, table, maps_available: bool = True) -> "StudyConfig":
+        """Refuse covariate names a cohort's clinical table does not have (or has but not as numbers).
+
+        ``stats.clinical`` names must be numeric columns of ``table``; ``stats.conventional`` names must be numeric
+        columns too, except ``psd_deg`` and ``pbw_deg``, which are measured on the phase maps when the table lacks
+        them (``maps_available``). Called by every analysis once the cohort is loaded; unknown names were
+        silently dropped before.
+        """
+        measurable = set(MEASURED_FROM_MAPS) if maps_available else set()
+        for key in ("clinical", "conventional"):
+            for name in getattr(self.stats, key):
+                if name in table.columns:
+                    if not is_numeric_dtype(table[name]):
+                        raise ConfigError(f"stats.{key}: column {name!r} of the clinical table is not numeric")
+                elif key == "clinical" or name not in measurable:
+                    known = ", ".join(sorted(map(str, table.columns)))
+                    raise ConfigError(f"stats.{key}: {name!r} is not a column of the clinical table (columns: {known})")
         return self
 
 
+# The autoencoder's size limits: far above the paper (64 features, one hidden layer of 512) and low enough that a
+# configuration or a saved model cannot make lvmd allocate gigabytes before anything is checked.
+MAX_LATENT_DIM = 4096
+MAX_LAYER_WIDTH = 16384
+MAX_HIDDEN_LAYERS = 8
+MAX_ITERATIONS = 1_000_000
+MEASURED_FROM_MAPS = ("psd_deg", "pbw_deg")
+FIGURE_FORMATS = ("png", "svg", "pdf")
+
+
+def _device(value, name):
+    text(value, name)
+    check_device(value, name)
+    return value
+
+
+CHECKS = {
+    "cohort": {
+        "response": lambda v, n: text(v, n, RESPONSE_DEFINITIONS),
+        "min_lvesv_ml": lambda v, n: real(v, n, 0, 1500),
+    },
+    "stats": {
+        "significance": lambda v, n: real(v, n, 0, 1, low_open=True, high_open=True),
+        "enter_p": lambda v, n: real(v, n, 0, 1, low_open=True, high_open=True),
+        "collinearity_r": lambda v, n: real(v, n, 0, 1, low_open=True),
+        "clinical": lambda v, n: text_list(v, n),
+        "conventional": lambda v, n: text_list(v, n),
+        "firth": flag,
+        "max_image_features": lambda v, n: whole(v, n, 1, MAX_LATENT_DIM),
+        "families": lambda v, n: text_list(v, n, min_len=1),
+        "table1_exact": lambda v, n: text(v, n, ("chi2", "fisher")),
+    },
+    "features": {
+        "preset": lambda v, n: text(v, n, ("paper",)),
+        "latent_dim": lambda v, n: whole(v, n, 1, MAX_LATENT_DIM),
+        "hidden": lambda v, n: whole_list(v, n, 1, MAX_LAYER_WIDTH, MAX_HIDDEN_LAYERS),
+        "iterations": lambda v, n: whole(v, n, 1, MAX_ITERATIONS),
+        "learning_rate": lambda v, n: real(v, n, 0, 1, low_open=True),
+        "seed": seed,
+        "pca_components": lambda v, n: whole(v, n, 1, MAX_LATENT_DIM),
+        "device": _device,
+    },
+    "report": {
+        "formats": lambda v, n: text_list(v, n, FIGURE_FORMATS, min_len=1),
+        "example_maps": lambda v, n: whole(v, n, 0, 100),
+        "max_traversals": lambda v, n: whole(v, n, 0, MAX_LATENT_DIM),
+    },
+}
 SECTIONS = {"cohort": CohortConfig, "stats": StatsConfig, "features": FeaturesConfig, "report": ReportConfig}
 
 
 def load_config(path: str | Path | None) -> StudyConfig:
-    """Defaults, overridden by a TOML file when given; unknown keys are refused by name."""
+    """Defaults, overridden by a TOML file when given; unknown keys are refused by name, every value is checked."""
     config = StudyConfig()
     if path is None:
         return config
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, not a TOML file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
     for section, values in data.items():
@@ -106,13 +179,8 @@ def load_config(path: str | Path | None) -> StudyConfig:
         for key, value in values.items():
             if key not in known:
                 raise ConfigError(f"{path}: unknown key {key!r} in [{section}]")
-            default = getattr(target, key)
-            if isinstance(default, bool) != isinstance(value, bool) or (
-                    isinstance(default, (int, float)) and not isinstance(value, (int, float))) or (
-                    isinstance(default, (str, list)) and not isinstance(value, type(default))):
-                raise ConfigError(f"{path}: [{section}] {key} = {value!r} has the wrong type")
-            setattr(target, key, float(value) if isinstance(default, float) else value)
-    return config.validate()
+            setattr(target, key, value)
+    return config.validate(str(path))
 
 
 DEFAULTS_TOML = """\
@@ -141,6 +209,12 @@ firth = false
 # At most this many significant image features (AE or PCA, most significant first) enter the multivariate,
 # ROC and likelihood-ratio models, split into collinearity groups (the paper had three: AE #28, #30, #35).
 max_image_features = 3
+# Model families fitted by analyze, validate (and offered by fit): "clinical", then "+psd" / "+pbw" (entered as
+# they are) and image-feature kinds "+ae" / "+pca" (screened; several kinds are screened together).
+families = ["clinical", "clinical+psd", "clinical+pbw", "clinical+psd+ae", "clinical+pbw+ae", "clinical+psd+pca", "clinical+pbw+pca"]
+# Table 1 test of a categorical variable with an expected count below 5: "chi2" (the paper's; stated in the
+# table) or "fisher" (Fisher's exact test; Freeman-Halton on tables larger than 2 x 2).
+table1_exact = "chi2"
 
 [features]
 # Autoencoder preset ("paper": 4096->512->64->512->4096, Sigmoid output, Adam, full batch).

@@ -22,7 +22,7 @@ from .polar import GRID, pixel_coordinates
 
 SYSTOLE_FRACTION = 0.7  # thickening pulse length, fraction of the R-R interval
 SYSTOLE_PEAK_DEG = 360.0 * SYSTOLE_FRACTION / 2.0  # phase of peak thickening of an undelayed wall point (126 deg)
-PATTERNS = ("synchronous", "lbbb", "anterior_late", "two_region")
+PATTERNS = ("synchronous", "lbbb", "anterior_late", "two_region", "two_region_step")
 
 
 def pattern_delay_map(pattern: str, delay_deg: float = 90.0) -> np.ndarray:
@@ -30,7 +30,9 @@ def pattern_delay_map(pattern: str, delay_deg: float = 90.0) -> np.ndarray:
 
     ``synchronous``: no delay. ``lbbb``: septum first, lateral wall ``delay_deg`` later (smooth in angle).
     ``anterior_late``: the anterior wall delayed. ``two_region``: the basal inferolateral and apical anterior
-    walls delayed.
+    walls delayed (smooth edges). ``two_region_step``: the same two regions with sharp edges, each a 90-degree sector
+    over 40 % of the apex-base distance (about 10 % of the wall each), delayed by exactly ``delay_deg``: a step
+    that resolution blur cannot follow, the hardest case for phase accuracy.
     """
     rho, theta = pixel_coordinates()
     t = np.radians(theta)
@@ -44,9 +46,19 @@ def pattern_delay_map(pattern: str, delay_deg: float = 90.0) -> np.ndarray:
         d1 = np.exp(-0.5 * (_angle_diff(theta, 330) / 40) ** 2 - 0.5 * ((rho - 0.85) / 0.2) ** 2)
         d2 = np.exp(-0.5 * (_angle_diff(theta, 90) / 40) ** 2 - 0.5 * ((rho - 0.35) / 0.2) ** 2)
         delay = delay_deg * np.maximum(d1, d2)
+    elif pattern == "two_region_step":
+        r1 = (np.abs(_angle_diff(theta, 330)) < 45) & (rho >= 0.6)
+        r2 = (np.abs(_angle_diff(theta, 90)) < 45) & (rho >= 0.15) & (rho < 0.55)
+        delay = delay_deg * (r1 | r2)
     else:
         raise LvmdError(f"pattern {pattern!r} is not one of {', '.join(PATTERNS)}")
     return delay.astype(float)
+
+
+def _systolic_pulse(phase_fraction) -> np.ndarray:
+    """Raised-cosine thickening pulse at fractions of the R-R interval after a wall point's onset (0 in diastole)."""
+    phi = np.asarray(phase_fraction, float) % 1.0
+    return np.where(phi < SYSTOLE_FRACTION, 0.5 * (1 - np.cos(2 * np.pi * phi / SYSTOLE_FRACTION)), 0.0)
 
 
 def _angle_diff(a, b):
@@ -92,6 +104,10 @@ class Phantom:
         Uptake below which a wall point does not thicken.
     thickening_follows_uptake : bool
         Scale thickening by uptake (hypoperfused but viable wall thickens less).
+    base_descent_mm : float
+        Valve-plane motion: at peak systole the base lies this much closer to the fixed apex (the LV shortens
+        uniformly along its axis; 8-15 mm in real hearts), so the basal slices lose myocardium in systole.
+        0 (default) keeps the base still.
     """
 
     delay_map: np.ndarray = field(default_factory=lambda: pattern_delay_map("synchronous"))
@@ -110,6 +126,7 @@ class Phantom:
     liver_activity: float = 1.6
     viable_threshold: float = 0.5
     thickening_follows_uptake: bool = False
+    base_descent_mm: float = 0.0
     seed: int = 0
 
     def true_phase(self, rho, theta) -> np.ndarray:
@@ -123,19 +140,24 @@ class Phantom:
         out = self.true_phase(rho, theta)
         return np.where(rho <= 1, out, np.nan)
 
-    def _geometry(self):
+    def _geometry(self, length_mm: float | None = None):
+        """Signed distance to the mid-wall surface, bullseye (rho, theta) of every voxel, and the LV's landmarks.
+
+        ``length_mm`` shortens the LV towards its fixed apex (valve-plane descent); default: at rest.
+        """
         Z, Y, X = self.shape
         h = self.spacing_mm
         cy, cx = self.centre if self.centre is not None else ((Y - 1) / 2.0, (X - 1) / 2.0)
         z_apex = (Z - self.length_mm / h) / 2.0  # mid-wall apex, so that the LV sits in the middle slices
-        z_base = z_apex + self.length_mm / h
+        length_mm = self.length_mm if length_mm is None else length_mm
+        z_base = z_apex + length_mm / h
         zz, yy, xx = np.meshgrid(np.arange(Z, dtype=float), np.arange(Y, dtype=float), np.arange(X, dtype=float),
                                  indexing="ij")
         dz = (zz - z_base) * h
         dy = (cy - yy) * h
         dx = (xx - cx) * h
         planar = np.hypot(dx, dy)
-        L, R = self.length_mm, self.radius_mm
+        L, R = length_mm, self.radius_mm
         s = np.sqrt((dz / L) ** 2 + (planar / R) ** 2)
         grad = np.sqrt((dz / L**2) ** 2 + (planar / R**2) ** 2) / np.maximum(s, 1e-9)
         dist = (s - 1.0) / np.maximum(grad, 1e-9)  # signed distance to the mid-wall surface, mm
@@ -148,30 +170,33 @@ class Phantom:
         """Render the gated study (T, Z, Y, X) with resolution blur and, if set, Poisson noise."""
         if self.gates < 8:
             raise LvmdError(f"gates = {self.gates}; phantoms need at least 8")
-        dist, rho, theta, (cy, cx, z_apex, z_base) = self._geometry()
         h = self.spacing_mm
-        near = np.abs(dist) < self.wall_mm
-        d, r, t = dist[near], rho[near], theta[near]
-        delay = bullseye_lookup(self.delay_map, r, t) / 360.0
-        uptake = np.ones_like(r) if self.perfusion_map is None else np.clip(bullseye_lookup(self.perfusion_map, r, t), 0, 1)
-        k = np.where(uptake >= self.viable_threshold, self.thickening * (uptake if self.thickening_follows_uptake else 1.0), 0.0)
         T = self.gates
         sub = 8
         sigma = self.fwhm_mm / 2.3548 / h
         volume = np.zeros((T, *self.shape), dtype=np.float32)
+        rest = self._geometry()
+        near_any = np.zeros(self.shape, dtype=bool)
         for g in range(T):
             times = (g + (np.arange(sub) + 0.5) / sub) / T
-            pulse = np.zeros_like(r)
-            for tt in times:
-                phi = (tt - delay) % 1.0
-                pulse += np.where(phi < SYSTOLE_FRACTION, 0.5 * (1 - np.cos(2 * np.pi * phi / SYSTOLE_FRACTION)), 0.0)
-            pulse /= sub
+            descent = self.base_descent_mm * float(np.mean(_systolic_pulse(times)))
+            dist, rho, theta, (cy, cx, z_apex, z_base) = rest if descent == 0 else self._geometry(self.length_mm - descent)
+            near = np.abs(dist) < self.wall_mm
+            near_any |= near
+            d, r, t = dist[near], rho[near], theta[near]
+            delay = bullseye_lookup(self.delay_map, r, t) / 360.0
+            uptake = (np.ones_like(r) if self.perfusion_map is None
+                      else np.clip(bullseye_lookup(self.perfusion_map, r, t), 0, 1))
+            k = np.where(uptake >= self.viable_threshold,
+                         self.thickening * (uptake if self.thickening_follows_uptake else 1.0), 0.0)
+            pulse = np.mean([_systolic_pulse(tt - delay) for tt in times], axis=0)
             half = self.wall_mm * (1 + k * pulse) / 2.0
             frame = np.zeros(self.shape, dtype=np.float32)
             frame[near] = uptake * np.clip(0.5 + (half - np.abs(d)) / h, 0, 1)
             if self.liver:
-                frame += self._liver(cy, cx, z_base)
+                frame += self._liver(cy, cx, rest[3][3])
             volume[g] = ndimage.gaussian_filter(frame, sigma, mode="constant")
+        near = near_any
         if self.peak_counts is not None:
             rng = np.random.default_rng(self.seed)
             myo_peak = float(volume[:, near].max()) if not self.liver else float(
@@ -188,6 +213,23 @@ class Phantom:
         lz = z_base - 10.0 / h
         blob = ((yy - ly) / (18.0 / h)) ** 2 + ((xx - lx) / (30.0 / h)) ** 2 + ((zz - lz) / (22.0 / h)) ** 2 <= 1.0
         return (self.liver_activity * blob).astype(np.float32)
+
+
+def write_phantom(phantom: Phantom, out, force: bool = False) -> None:
+    """Render ``phantom`` and write it to ``out`` (.npz, .nii, .nii.gz or .dcm), whole or not at all."""
+    from pathlib import Path
+
+    from ._atomic import atomic_file
+    from .io.spect import write_spect
+
+    out = Path(out)
+    if out.exists() and not force:
+        raise LvmdError(f"{out}: exists (use --force to replace it)")
+    if not out.name.lower().endswith((".npz", ".nii", ".nii.gz", ".dcm")):
+        raise LvmdError(f"{out}: study file must end in .npz, .nii, .nii.gz or .dcm")
+    study = phantom.simulate(out.name.split(".")[0])
+    with atomic_file(out) as tmp:
+        write_spect(study, tmp)
 
 
 def make_phantom(pattern: str = "lbbb", delay_deg: float = 90.0, **kwargs) -> Phantom:

@@ -35,7 +35,10 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage, stats
 
+from ._values import seed as seed_value
+from ._values import whole
 from .errors import LvmdError
+from .formulas import expit
 from .io.polarmaps import PolarMaps
 from .io.spect import write_spect
 from .io.tables import write_clinical
@@ -45,6 +48,7 @@ from .phase.metrics import phase_metrics
 from .polar import disc_mask, pixel_coordinates
 
 RESPONSE_RATE = 45 / 102
+MAX_PATIENTS = 100_000  # some 10 GB of maps; far above any CRT cohort
 # Table 1 of the reference paper: (responders, non-responders) mean and SD, or proportions.
 CONTINUOUS = {
     "age": ((62.0, 12.4), (60.8, 13.5)),
@@ -179,7 +183,7 @@ def _posterior(clinical: pd.DataFrame, drawn: dict, coherent: np.ndarray, null: 
     if not null:
         pc1, pc0 = p_pattern
         log_odds += np.where(coherent, np.log(pc1 / pc0), np.log((1 - pc1) / (1 - pc0)))
-    return 1.0 / (1.0 + np.exp(-log_odds))
+    return expit(log_odds)
 
 
 def _phantom_job(args) -> tuple:
@@ -223,9 +227,9 @@ def simulate_cohort(n: int = 103, seed: int = 0, null: bool = False, maps_only: 
     Parameters
     ----------
     n : int
-        Patients (>= 10).
+        Patients (10 to :data:`MAX_PATIENTS`).
     seed : int
-        The same seed gives byte-identical files.
+        0 to 2**32 - 1; the same seed gives byte-identical files.
     null : bool
         Switch the pattern's effect off.
     maps_only : bool
@@ -242,8 +246,10 @@ def simulate_cohort(n: int = 103, seed: int = 0, null: bool = False, maps_only: 
     """
     if mechanism not in MECHANISMS:
         raise LvmdError(f"--mechanism {mechanism!r} is not one of {', '.join(MECHANISMS)}")
-    if n < 10:
-        raise LvmdError(f"--n {n}: a cohort needs at least 10 patients")
+    whole(n, "--n", 10, MAX_PATIENTS, LvmdError)
+    seed_value(seed, "--seed", LvmdError)
+    if workers is not None:
+        whole(workers, "--workers", 1, None, LvmdError)
     if maps_only and with_spect:
         raise LvmdError("--with-spect cannot be combined with --maps-only (no gated studies are made)")
     rng = np.random.default_rng(seed)

@@ -1,220 +1,148 @@
-"""Honest validation: repeated stratified k-fold cross-validation and Harrell's bootstrap optimism correction in
-which everything learned from data -- the AE (or PCA) fit, the screening and the logistic model -- is refit inside
-each training set. Folds run in local processes or on a Dask cluster with identical results (seeds are fixed per
-task and every task computes single-threaded).
+"""Honest validation: repeated stratified k-fold cross-validation and Harrell's bootstrap optimism correction, in
+which clones of each family's :class:`~lvmd.model.CRTResponseModel` are refit -- image features, screening and the
+logistic model -- inside every training set. Folds run in local processes or on a Dask cluster with identical
+results (seeds are fixed per task and every task computes single-threaded, :mod:`lvmd.executor`).
+
+The full-data models whose apparent AUC is reported are fitted exactly as ``lvmd analyze`` and ``lvmd fit`` fit
+them (same patients, configuration and seed; ``--fast`` shortens only the autoencoder training inside the folds).
 """
 
 from __future__ import annotations
 
-import os
+import copy
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
+from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold
 
 from .cohort import Cohort
 from .config import StudyConfig
-from .features import fit_seeds
 from .errors import LvmdError
-from .phase.metrics import fill_psd_pbw
-from .pipeline import FAMILIES, OUTCOME, feature_count, fit_pipeline, make_extractor, select_clinical
-from .stats import delong_test, roc_auc
-from .stats._result import Result
+from .executor import check_scheduler, run_tasks, single_threaded
+from .features import fit_seeds
+from .io.polarmaps import PolarMaps
+from .model import OUTCOME, CRTResponseModel, TrainingSet, image_kind, model_table, parse_family
+from .results import Result
+from .stats import THRESHOLDS, calibration, calibration_curve, delong_test, net_benefit, nri_idi, roc_auc
 
 FAST_AE_ITERATIONS = 50
-THRESHOLDS = np.round(np.arange(0.05, 0.81, 0.05), 2)
 
 
-# --------------------------------------------------------------------------------------------- per-task fitting
-def _fit_families(data: pd.DataFrame, phase: np.ndarray, families: Sequence[str], config: StudyConfig,
-                  seed: int, ae_iterations: int):
-    """Fit every family on one training set, sharing the clinical screening and the feature extractors."""
-    clinical = select_clinical(data, config)
-    extractors = {}
-    for kind in ("ae", "pca"):
-        if any(kind in f.split("+") for f in families):
-            extractors[kind] = make_extractor(kind, config, seed, ae_iterations, n_maps=len(phase)).fit(phase)
-    return {f: fit_pipeline(data, phase, f, config, extractors, clinical) for f in families}
+# ----------------------------------------------------------------------------------------------------- tasks
+@dataclass(frozen=True)
+class FoldTask:
+    """Fit clones of ``models`` on the ``train`` rows (seed ``seed``) and predict the ``test`` rows."""
+
+    key: tuple[int, int]
+    data: pd.DataFrame
+    maps: PolarMaps | None
+    train: np.ndarray
+    test: np.ndarray
+    models: tuple
+    seed: int
 
 
-def _single_thread(fn):
-    """Run a task with one torch thread and one BLAS/OpenMP thread, so that results do not depend on the executor
-    and parallel workers do not oversubscribe the cores."""
-    def wrapped(payload):
-        import torch
-        from threadpoolctl import threadpool_limits
+@dataclass(frozen=True)
+class FoldResult:
+    """Out-of-fold probabilities, and what each family's primary model selected, in one fold."""
 
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            with threadpool_limits(limits=1):
-                return fn(payload)
-        finally:
-            torch.set_num_threads(threads)
-
-    wrapped.__name__ = fn.__name__
-    return wrapped
+    key: tuple[int, int]
+    test: np.ndarray
+    probabilities: dict
+    image_features: dict
+    feature_counts: dict
 
 
-def fold_task(payload: dict) -> dict:
-    """Fit on the training rows, predict the test rows (out-of-fold)."""
-    return _single_thread(_fold_task)(payload)
+@dataclass(frozen=True)
+class BootstrapTask:
+    """Fit clones of ``models`` on the resample ``sample`` (row positions, with repeats)."""
+
+    key: int
+    data: pd.DataFrame
+    maps: PolarMaps | None
+    sample: np.ndarray
+    models: tuple
+    seed: int
 
 
-def _fold_task(p: dict) -> dict:
-    data, phase = p["data"], p["phase"]
-    train, test = p["train"], p["test"]
-    fitted = _fit_families(data.iloc[train], phase[train], p["families"], p["config"], p["seed"], p["ae_iterations"])
-    out = {}
-    for family, model in fitted.items():
-        out[family] = {"prob": model.predict_proba(data.iloc[test], phase[test]), "selected": model.image_features,
-                       "variables": model.variables}
-    return {"key": p["key"], "test": test, "families": out}
+@dataclass(frozen=True)
+class BootstrapResult:
+    """Optimism (AUC on the resample minus AUC on the original patients) of each family."""
+
+    key: int
+    optimism: dict
 
 
-def bootstrap_task(payload: dict) -> dict:
-    """Fit on a bootstrap resample; AUC on the resample (apparent) and on the original data (test)."""
-    return _single_thread(_bootstrap_task)(payload)
+def _rows(data: pd.DataFrame, maps: PolarMaps | None, positions: np.ndarray, relabel: bool = False):
+    """Rows (and maps) at ``positions``; a bootstrap resample's repeated patients get distinct ids (``id~k``)."""
+    part = data.iloc[positions].copy()
+    if relabel:
+        part.index = pd.Index([f"{pid}~{k}" for k, pid in enumerate(part.index)], name=data.index.name)
+    if maps is None:
+        return part, None
+    pick = lambda a: None if a is None else a[positions]  # noqa: E731
+    return part, PolarMaps(part.index.to_numpy(dtype=object), maps.phase[positions], pick(maps.perfusion),
+                           pick(maps.thickening))
 
 
-def _bootstrap_task(p: dict) -> dict:
-    data, phase, sample = p["data"], p["phase"], p["sample"]
-    boot = data.iloc[sample].reset_index(drop=True)
-    fitted = _fit_families(boot, phase[sample], p["families"], p["config"], p["seed"], p["ae_iterations"])
-    out = {}
-    y_boot, y = boot[OUTCOME].to_numpy(), data[OUTCOME].to_numpy()
-    for family, model in fitted.items():
-        apparent = roc_auc(y_boot, model.predict_proba(boot, phase[sample]), direction="<").auc
-        test = roc_auc(y, model.predict_proba(data, phase), direction="<").auc
-        out[family] = apparent - test
-    return {"key": p["key"], "optimism": out}
+def _fit_clones(templates: tuple, data: pd.DataFrame, maps: PolarMaps | None, seed: int) -> tuple[dict, TrainingSet]:
+    """Clones of the templates fitted on one training set that they share (extractors and screening fitted once)."""
+    clones = [clone(m).set_params(random_state=seed) for m in templates]
+    training = TrainingSet(data, maps, clones[0].config, seed)
+    return {parse_family(m.family).name: m.fit(training) for m in clones}, training
 
 
-# --------------------------------------------------------------------------------------------------- execution
-def _connect(scheduler: str | None, workers: int | None):
-    """Executor for the tasks: local processes (default), a Dask LocalCluster (``local:N``) or a Dask scheduler."""
-    if scheduler in (None, "", "processes"):
-        return "processes", None
-    try:
-        from dask.distributed import Client, LocalCluster
-    except ImportError:
-        raise LvmdError("--scheduler needs dask.distributed: pip install 'lvmd[dist]'") from None
-    if scheduler.startswith("local:"):
-        try:
-            n = int(scheduler.split(":", 1)[1])
-        except ValueError:
-            raise LvmdError(f"--scheduler {scheduler}: expected local:N with N a number of workers") from None
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
-        return "dask", Client(cluster)
-    if scheduler.startswith("tcp://"):
-        try:
-            return "dask", Client(scheduler, timeout="10s")
-        except (OSError, TimeoutError) as exc:
-            raise LvmdError(f"--scheduler {scheduler}: no Dask scheduler answered within 10 s ({exc})") from None
-    raise LvmdError(f"--scheduler {scheduler!r}: use local:N or tcp://HOST:PORT")
+def run_fold(task: FoldTask) -> FoldResult:
+    """One cross-validation fold (single-threaded)."""
+    with single_threaded():
+        train, train_maps = _rows(task.data, task.maps, task.train)
+        test, test_maps = _rows(task.data, task.maps, task.test)
+        fitted, training = _fit_clones(task.models, train, train_maps, task.seed)
+        return FoldResult(task.key, task.test, {f: m.predict_proba(test, test_maps)[:, 1] for f, m in fitted.items()},
+                          {f: m.models_[0].image_features for f, m in fitted.items()},
+                          {k: int(training.features(k).shape[1]) for k in training.fitted_kinds})
 
 
-def run_tasks(fn: Callable[[dict], dict], payloads: list[dict], scheduler: str | None = None,
-              workers: int | None = None, progress: Callable[[int, int], None] | None = None) -> tuple[list, list]:
-    """Run tasks, retrying a failed one once; returns (results, failures) with failures as (key, reason)."""
-    kind, client = _connect(scheduler, workers)
-    results, failures, done = [], [], 0
-    total = len(payloads)
-
-    def note():
-        nonlocal done
-        done += 1
-        if progress:
-            progress(done, total)
-
-    try:
-        if kind == "processes":
-            n = max(1, min(workers or os.cpu_count() or 1, total))
-            with ProcessPoolExecutor(n) as pool:
-                futures = {pool.submit(fn, p): (p, 0) for p in payloads}
-                while futures:
-                    for fut in list(futures):
-                        if not fut.done():
-                            continue
-                        p, attempt = futures.pop(fut)
-                        try:
-                            results.append(fut.result())
-                            note()
-                        except Exception as exc:  # noqa: BLE001 - any task failure is retried then reported
-                            if attempt == 0:
-                                futures[pool.submit(fn, p)] = (p, 1)
-                            else:
-                                failures.append((p["key"], f"{type(exc).__name__}: {exc}"))
-                                note()
-                    time.sleep(0.02)
-        else:
-            from dask.distributed import as_completed
-
-            futures = {client.submit(fn, p, pure=False, retries=1): p for p in payloads}
-            for fut in as_completed(list(futures)):
-                try:
-                    results.append(fut.result())
-                except Exception as exc:  # noqa: BLE001
-                    failures.append((futures[fut]["key"], f"{type(exc).__name__}: {exc}"))
-                note()
-    finally:
-        if client is not None:
-            cluster = getattr(client, "cluster", None)
-            client.close()
-            if cluster is not None:
-                cluster.close()
-    results.sort(key=lambda r: r["key"])
-    return results, failures
+def run_bootstrap(task: BootstrapTask) -> BootstrapResult:
+    """One bootstrap resample (single-threaded): Harrell's optimism of each family."""
+    with single_threaded():
+        boot, boot_maps = _rows(task.data, task.maps, task.sample, relabel=True)
+        fitted, _ = _fit_clones(task.models, boot, boot_maps, task.seed)
+        y_boot, y = boot[OUTCOME].to_numpy(), task.data[OUTCOME].to_numpy()
+        optimism = {f: roc_auc(y_boot, m.decision_function(boot, boot_maps), "<").auc
+                    - roc_auc(y, m.decision_function(task.data, task.maps), "<").auc for f, m in fitted.items()}
+        return BootstrapResult(task.key, optimism)
 
 
-# ------------------------------------------------------------------------------------------------------ metrics
-def calibration(y: np.ndarray, p: np.ndarray) -> tuple[float, float]:
-    """Calibration intercept (in the large, slope fixed at 1) and slope of predicted probabilities."""
-    p = np.clip(p, 1e-6, 1 - 1e-6)
-    lp = np.log(p / (1 - p))
-    slope = sm.GLM(y, sm.add_constant(lp), family=sm.families.Binomial()).fit().params[1]
-    intercept = sm.GLM(y, np.ones((len(y), 1)), family=sm.families.Binomial(), offset=lp).fit().params[0]
-    return float(intercept), float(slope)
-
-
-def net_benefit(y: np.ndarray, p: np.ndarray, thresholds=THRESHOLDS) -> np.ndarray:
-    """Decision-curve net benefit: TP/n - FP/n * t / (1 - t) at each threshold t."""
-    n = len(y)
-    out = []
-    for t in thresholds:
-        treat = p >= t
-        tp = np.sum(treat & (y == 1))
-        fp = np.sum(treat & (y == 0))
-        out.append(tp / n - fp / n * t / (1 - t))
-    return np.array(out)
-
-
-def nri_idi(y: np.ndarray, p_new: np.ndarray, p_old: np.ndarray) -> dict:
-    """Category-free net reclassification improvement and integrated discrimination improvement (new over old)."""
-    up, down = p_new > p_old, p_new < p_old
-    ev, ne = y == 1, y == 0
-    nri_events = up[ev].mean() - down[ev].mean()
-    nri_nonevents = down[ne].mean() - up[ne].mean()
-    idi = (p_new[ev].mean() - p_old[ev].mean()) - (p_new[ne].mean() - p_old[ne].mean())
-    return {"nri": float(nri_events + nri_nonevents), "nri_events": float(nri_events),
-            "nri_nonevents": float(nri_nonevents), "idi": float(idi)}
-
-
-# ------------------------------------------------------------------------------------------------------- result
-@dataclass
+# ------------------------------------------------------------------------------------------------------ result
+@dataclass(repr=False)
 class ValidationResult(Result):
-    """Apparent, cross-validated and optimism-corrected performance of each model family."""
+    """Apparent, cross-validated and optimism-corrected performance of each model family.
+
+    Attributes
+    ----------
+    summary : DataFrame
+        One row per family: apparent, cross-validated and optimism-corrected AUC, calibration, Brier score.
+    models : dict
+        Family -> the full-data model (what ``lvmd analyze`` reports and ``lvmd fit`` saves).
+    gains : DataFrame
+        Per image family, its gain over its base family: apparent and cross-validated (paired DeLong).
+    reclassification : DataFrame
+        Per image family, NRI and IDI over its base family (out of fold, averaged over repeats).
+    selection : DataFrame
+        How often each image feature entered each family's primary model across folds.
+    """
 
     summary: pd.DataFrame
+    models: dict
     predictions: pd.DataFrame
     selection: pd.DataFrame
-    gain: dict
-    reclassification: dict
+    gains: pd.DataFrame
+    reclassification: pd.DataFrame
     calibration_curves: dict
     decision_curves: pd.DataFrame
     failures: list
@@ -225,174 +153,184 @@ class ValidationResult(Result):
     def __post_init__(self) -> None:
         self.title = "Validation: apparent vs honest performance"
 
+    def model_table(self) -> pd.DataFrame:
+        """The full-data models (models.csv), as ``lvmd analyze`` writes them."""
+        return model_table(self.models)
 
-def _apparent(data, phase, families, config, seed, ae_iterations):
-    fitted = _fit_families(data, phase, families, config, seed, ae_iterations)
-    y = data[OUTCOME].to_numpy()
-    probs = {f: m.predict_proba(data, phase) for f, m in fitted.items()}
-    return fitted, probs, {f: roc_auc(y, p, direction="<").auc for f, p in probs.items()}
+
+def _fast_config(config: StudyConfig) -> StudyConfig:
+    fast = copy.deepcopy(config)
+    fast.features.iterations = FAST_AE_ITERATIONS
+    return fast
+
+
+def _gains(families: list[str], y: np.ndarray, oof: dict, repeats: list[int], apparent: dict) -> tuple:
+    rows, reclass = [], []
+    for f in families:
+        base = parse_family(f).base.name
+        if base == f or base not in families or not repeats:
+            continue
+        tests = [delong_test(y, oof[f][r], oof[base][r], direction="<") for r in repeats]
+        identical = sum(bool(t.note.startswith("identical")) for t in tests)
+        note = ""
+        if identical:
+            note = (f"identical out-of-fold predictions to {base} in {identical} of {len(tests)} repeats (no image "
+                    "feature entered): difference 0, p = 1")
+        diffs = [t.auc1 - t.auc2 for t in tests]
+        rows.append({"family": f, "base": base, "apparent_gain": apparent[f] - apparent[base],
+                     "cv_gain": float(np.mean(diffs)), "cv_gain_low": float(np.mean([t.ci[0] for t in tests])),
+                     "cv_gain_high": float(np.mean([t.ci[1] for t in tests])),
+                     "delong_p_median": float(np.median([t.p_value for t in tests])),
+                     "repeat_gain_sd": float(np.std(diffs, ddof=1)) if len(diffs) > 1 else 0.0, "note": note})
+        res = nri_idi(y, oof[base][repeats].mean(axis=0), oof[f][repeats].mean(axis=0))
+        reclass.append(res.summary.reset_index().assign(family=f, base=base))
+    gains = pd.DataFrame(rows, columns=["family", "base", "apparent_gain", "cv_gain", "cv_gain_low", "cv_gain_high",
+                                        "delong_p_median", "repeat_gain_sd", "note"])
+    columns = ["family", "base", "measure", "estimate", "ci_low", "ci_high", "p"]
+    reclassification = pd.concat(reclass, ignore_index=True)[columns] if reclass else pd.DataFrame(columns=columns)
+    return gains, reclassification
+
+
+def fit_with_optimism(cohort: Cohort, family: str, config: StudyConfig | None = None, bootstrap: int = 200,
+                      fast: bool = False, seed: int = 0) -> tuple[CRTResponseModel, float]:
+    """A family's full-data model and its optimism-corrected AUC from ``bootstrap`` resamples (no cross-validation):
+    the model returned is the one whose optimism was estimated (``lvmd fit --optimism N``)."""
+    res = validate(cohort, config, folds=2, repeats=0, bootstrap=bootstrap, families=[family], seed=seed, fast=fast,
+                   stability_seeds=0)
+    name = parse_family(family).name
+    return res.models[name], float(res.summary.set_index("model").loc[name, "optimism_corrected_auc"])
 
 
 def validate(cohort: Cohort, config: StudyConfig | None = None, folds: int = 5, repeats: int = 20,
-             bootstrap: int = 200, families: Sequence[str] = FAMILIES, seed: int = 0, fast: bool = False,
+             bootstrap: int = 200, families: Sequence[str] | None = None, seed: int = 0, fast: bool = False,
              scheduler: str | None = None, workers: int | None = None, stability_seeds: int = 3,
              progress: Callable[[str, int, int], None] | None = None) -> ValidationResult:
     """Nested validation of each model family on a cohort (see the module docstring).
 
     Parameters
     ----------
+    families : sequence of str, optional
+        Default ``config.stats.families``.
     folds, repeats : int
         Repeated stratified k-fold cross-validation.
     bootstrap : int
         Resamples for Harrell's optimism correction (0 = skip).
+    seed : int
+        Seed of the fold splits, the resamples and the extractors fitted in them.
     fast : bool
-        Train the autoencoder for ``FAST_AE_ITERATIONS`` iterations instead of the configured number (stated in the
-        report).
+        Train each autoencoder inside the folds and resamples for ``FAST_AE_ITERATIONS`` iterations (stated).
     scheduler : str, optional
-        None (local processes), ``"local:N"`` (Dask LocalCluster) or ``"tcp://HOST:PORT"``.
+        None (local processes), ``"local:N"`` (Dask LocalCluster) or ``"tcp://HOST:PORT"`` (checked first).
     stability_seeds : int
         Autoencoders trained with this many seeds on all patients to summarise the selected features' stability
         (0 = skip).
     """
     config = (config or StudyConfig()).validate()
-    families = list(families)
-    analysed = cohort.apply_exclusions(config.cohort.min_lvesv_ml, config.cohort.response)
-    if analysed.maps is None:
-        raise LvmdError(f"{cohort.source}: the cohort has no phase polar maps")
-    data = analysed.table.copy()
-    data[OUTCOME] = analysed.response(config.cohort.response).to_numpy()
-    data = fill_psd_pbw(data, analysed.maps.phase)
-    needed = [c for c in config.stats.clinical if c in data.columns] + ["psd_deg", "pbw_deg", OUTCOME]
-    complete = data[needed].notna().all(axis=1).to_numpy()
-    data = data[complete]
-    phase = analysed.maps.phase[complete]
-    y = data[OUTCOME].to_numpy().astype(int)
-    smaller = int(min(y.sum(), len(y) - y.sum()))
+    families = list(dict.fromkeys(parse_family(f).name for f in (families or config.stats.families)))
     if folds < 2:
         raise LvmdError(f"--folds {folds}: need at least 2")
+    check_scheduler(scheduler)
+    say = progress or (lambda stage, done, total: None)
+    timings = {}
+    started = time.perf_counter()
+    training = TrainingSet(cohort, config=config)
+    data, maps = training.data, training.maps
+    y = data[OUTCOME].to_numpy().astype(int)
+    smaller = int(min(y.sum(), len(y) - y.sum()))
     if folds > smaller:
         raise LvmdError(f"--folds {folds} is more than the {smaller} patients of the smaller response class")
-    train_size = len(y) - int(np.ceil(len(y) / folds))
-    ae_iterations = FAST_AE_ITERATIONS if fast else config.features.iterations
-    timings = {}
-    say = progress or (lambda stage, done, total: None)
+    fitted = {f: CRTResponseModel(f, config).fit(training) for f in families}
+    apparent = {f: m.apparent_auc_ for f, m in fitted.items()}
+    timings["full_data_models"] = round(time.perf_counter() - started, 2)
 
+    fold_config = _fast_config(config) if fast else config
+    templates = tuple(CRTResponseModel(f, fold_config) for f in families)
+    tasks = [FoldTask((r, k), data, maps, train, test, templates, seed + 1000 * r + k)
+             for r in range(repeats)
+             for k, (train, test) in enumerate(StratifiedKFold(folds, shuffle=True, random_state=seed + r)
+                                               .split(np.zeros(len(y)), y))]
     started = time.perf_counter()
-    fitted, apparent_probs, apparent = _apparent(data, phase, families, config, seed, ae_iterations)
-    timings["apparent"] = round(time.perf_counter() - started, 2)
-
-    payloads = []
-    for r in range(repeats):
-        splitter = StratifiedKFold(folds, shuffle=True, random_state=seed + r)
-        for k, (train, test) in enumerate(splitter.split(np.zeros(len(y)), y)):
-            payloads.append({"key": (r, k), "data": data, "phase": phase, "train": train, "test": test,
-                             "families": families, "config": config, "seed": seed + 1000 * r + k,
-                             "ae_iterations": ae_iterations})
-    started = time.perf_counter()
-    fold_results, fold_failures = run_tasks(fold_task, payloads, scheduler, workers,
+    fold_results, fold_failures = run_tasks(run_fold, tasks, scheduler, workers,
                                             lambda d, t: say("cross-validation folds", d, t))
     timings["cross_validation"] = round(time.perf_counter() - started, 2)
-    timings["per_fold"] = round(timings["cross_validation"] / max(len(payloads), 1), 3)
+    timings["per_fold"] = round(timings["cross_validation"] / max(len(tasks), 1), 3)
 
     rng = np.random.default_rng(seed)
-    boot_payloads = [{"key": b, "data": data, "phase": phase, "sample": rng.integers(0, len(y), len(y)),
-                      "families": families, "config": config, "seed": seed + 100_000 + b,
-                      "ae_iterations": ae_iterations} for b in range(bootstrap)]
+    boot_tasks = [BootstrapTask(b, data, maps, rng.integers(0, len(y), len(y)), templates, seed + 100_000 + b)
+                  for b in range(bootstrap)]
     started = time.perf_counter()
-    boot_results, boot_failures = run_tasks(bootstrap_task, boot_payloads, scheduler, workers,
+    boot_results, boot_failures = run_tasks(run_bootstrap, boot_tasks, scheduler, workers,
                                             lambda d, t: say("bootstrap resamples", d, t)) if bootstrap else ([], [])
     timings["bootstrap"] = round(time.perf_counter() - started, 2)
 
-    # Out-of-fold predictions: one column per family, one row per (repeat, patient).
     oof = {f: np.full((repeats, len(y)), np.nan) for f in families}
-    selection_counts: dict[str, int] = {}
-    n_selected = []
+    selected = {f: {} for f in families}
+    n_selected = {f: [] for f in families}
+    counts: dict[str, set] = {}
     for res in fold_results:
-        r, _ = res["key"]
-        for f, v in res["families"].items():
-            oof[f][r, res["test"]] = v["prob"]
-            if f == "clinical+psd+ae":
-                n_selected.append(len(v["selected"]))
-                for name in v["selected"]:
-                    selection_counts[name] = selection_counts.get(name, 0) + 1
-    rows, curves, dca = [], {}, {"threshold": THRESHOLDS}
-    prevalence = y.mean()
-    dca["treat_all"] = prevalence - (1 - prevalence) * THRESHOLDS / (1 - THRESHOLDS)
-    dca["treat_none"] = np.zeros(len(THRESHOLDS))
-    complete_repeats = [r for r in range(repeats) if all(np.isfinite(oof[f][r]).all() for f in families)]
+        r, _ = res.key
+        for f in families:
+            oof[f][r, res.test] = res.probabilities[f]
+            n_selected[f].append(len(res.image_features[f]))
+            for name in res.image_features[f]:
+                selected[f][name] = selected[f].get(name, 0) + 1
+        for kind, n in res.feature_counts.items():
+            counts.setdefault(kind, set()).add(n)
+    complete = [r for r in range(repeats) if all(np.isfinite(oof[f][r]).all() for f in families)]
+    rows, curves, dca = [], {}, {}
     for f in families:
-        aucs, lows, highs, slopes, intercepts, briers = [], [], [], [], [], []
-        for r in complete_repeats:
-            p = oof[f][r]
-            roc = roc_auc(y, p, direction="<")
-            aucs.append(roc.auc)
-            lows.append(roc.ci[0])
-            highs.append(roc.ci[1])
-            a, b = calibration(y, p)
-            intercepts.append(a)
-            slopes.append(b)
-            briers.append(float(np.mean((y - p) ** 2)))
-        optimism = [res["optimism"][f] for res in boot_results]
-        pooled = oof[f][complete_repeats].ravel() if complete_repeats else np.array([])
-        if len(pooled):
-            ybig = np.tile(y, len(complete_repeats))
-            bins = pd.qcut(pooled, 10, duplicates="drop")
-            grouped = pd.DataFrame({"p": pooled, "y": ybig}).groupby(bins, observed=True).mean()
-            curves[f] = grouped
-            dca[f] = np.mean([net_benefit(y, oof[f][r]) for r in complete_repeats], axis=0)
+        per_repeat = [(roc_auc(y, oof[f][r], direction="<"), calibration(y, oof[f][r]), oof[f][r]) for r in complete]
+        optimism = [res.optimism[f] for res in boot_results]
+        if complete:
+            curves[f] = calibration_curve(np.tile(y, len(complete)), oof[f][complete].ravel())
+            dca[f] = np.mean([net_benefit(y, oof[f][r]) for r in complete], axis=0)
+        mean = lambda values: float(np.mean(values)) if len(values) else np.nan  # noqa: E731
         rows.append({
-            "model": f, "apparent_auc": apparent[f], "cv_auc": float(np.mean(aucs)) if aucs else np.nan,
-            "cv_auc_low": float(np.mean(lows)) if lows else np.nan,
-            "cv_auc_high": float(np.mean(highs)) if highs else np.nan,
-            "optimism": float(np.mean(optimism)) if optimism else np.nan,
-            "optimism_corrected_auc": apparent[f] - float(np.mean(optimism)) if optimism else np.nan,
-            "calibration_intercept": float(np.mean(intercepts)) if intercepts else np.nan,
-            "calibration_slope": float(np.mean(slopes)) if slopes else np.nan,
-            "brier": float(np.mean(briers)) if briers else np.nan,
-            "variables_full_data": " + ".join(fitted[f].variables),
+            "model": f, "apparent_auc": apparent[f], "cv_auc": mean([a.auc for a, _, _ in per_repeat]),
+            "cv_auc_low": mean([a.ci[0] for a, _, _ in per_repeat]),
+            "cv_auc_high": mean([a.ci[1] for a, _, _ in per_repeat]),
+            "optimism": mean(optimism), "optimism_corrected_auc": apparent[f] - mean(optimism),
+            "calibration_intercept": mean([c.citl for _, c, _ in per_repeat]),
+            "calibration_slope": mean([c.slope for _, c, _ in per_repeat]),
+            "brier": mean([c.brier for _, c, _ in per_repeat]),
+            "variables_full_data": " + ".join(fitted[f].variables_),
         })
-    summary = pd.DataFrame(rows)
-    gain, reclass = {}, {}
-    if "clinical+psd+ae" in families and "clinical+psd" in families and complete_repeats:
-        diffs, d_low, d_high = [], [], []
-        for r in complete_repeats:
-            t = delong_test(y, oof["clinical+psd+ae"][r], oof["clinical+psd"][r], direction="<")
-            diffs.append(t.auc1 - t.auc2)
-            d_low.append(t.ci[0])
-            d_high.append(t.ci[1])
-        apparent_gain = apparent["clinical+psd+ae"] - apparent["clinical+psd"]
-        gain = {"apparent_gain": float(apparent_gain), "cv_gain": float(np.mean(diffs)),
-                "cv_gain_low": float(np.mean(d_low)), "cv_gain_high": float(np.mean(d_high)),
-                "repeat_gain_sd": float(np.std(diffs, ddof=1)) if len(diffs) > 1 else 0.0}
-        reclass = nri_idi(y, np.nanmean(oof["clinical+psd+ae"][complete_repeats], axis=0),
-                          np.nanmean(oof["clinical+psd"][complete_repeats], axis=0))
-    n_fits = len(fold_results)
-    selection = pd.DataFrame({"feature": list(selection_counts), "times_selected": list(selection_counts.values())})
-    selection["fraction_of_folds"] = selection["times_selected"] / max(n_fits, 1)
-    selection = selection.sort_values("times_selected", ascending=False).reset_index(drop=True)
-    predictions = pd.concat(
-        [pd.DataFrame({"patient_id": data.index, "repeat": r, "response": y, **{f: oof[f][r] for f in families}})
-         for r in range(repeats)], ignore_index=True)
+    prevalence = y.mean()
+    decision = pd.DataFrame({"threshold": THRESHOLDS,
+                             "treat_all": prevalence - (1 - prevalence) * THRESHOLDS / (1 - THRESHOLDS),
+                             "treat_none": np.zeros(len(THRESHOLDS)), **dca})
+    gains, reclassification = _gains(families, y, oof, complete, apparent)
+    n_fits = max(len(fold_results), 1)
+    selection = pd.DataFrame([{"family": f, "feature": name, "times_selected": k, "fraction_of_folds": k / n_fits}
+                              for f in families for name, k in selected[f].items()],
+                             columns=["family", "feature", "times_selected", "fraction_of_folds"])
+    selection = selection.sort_values(["family", "times_selected"], ascending=[True, False], kind="stable")
+    predictions = pd.DataFrame([{"patient_id": pid, "repeat": r, "response": y[i], **{f: oof[f][r, i] for f in families}}
+                                for r in range(repeats) for i, pid in enumerate(data.index)],
+                               columns=["patient_id", "repeat", "response", *families])
     settings = {"folds": folds, "repeats": repeats, "bootstrap": bootstrap, "seed": seed, "fast": fast,
-                "ae_iterations": ae_iterations, "scheduler": scheduler or "local processes", "patients": int(len(y)),
-                "responders": int(y.sum()), "excluded": [(e.patient_id, e.reason) for e in analysed.excluded],
-                "incomplete_cases_dropped": int((~complete).sum()),
-                "mean_ae_features_selected_per_fold": float(np.mean(n_selected)) if n_selected else 0.0,
-                "ae_latent_dim_in_folds": feature_count(config, "ae", train_size),
+                "families": families, "ae_iterations_in_folds": fold_config.features.iterations,
+                "ae_iterations_full_data": config.features.iterations, "scheduler": scheduler or "local processes",
+                "patients": int(len(y)), "responders": int(y.sum()),
+                "excluded": [(e.patient_id, e.reason) for e in training.analysis.excluded],
+                "image_features_per_kind_in_folds": {k: sorted(v) for k, v in counts.items()},
+                "mean_image_features_selected_per_fold": {f: float(np.mean(n_selected[f])) if n_selected[f] else 0.0
+                                                          for f in families if parse_family(f).kinds},
                 "response_definition": config.cohort.response}
     stability = None
-    if stability_seeds and "clinical+psd+ae" in families:
+    ae_family = next((f for f in families if "ae" in parse_family(f).kinds), None)
+    if stability_seeds and ae_family and maps is not None:
         started = time.perf_counter()
-        fc = config.features
-        stab = fit_seeds(phase, [seed + k for k in range(stability_seeds)], latent_dim=feature_count(config, "ae", len(phase)),
-                         hidden=tuple(fc.hidden), iterations=ae_iterations, learning_rate=fc.learning_rate,
-                         device=fc.device)
-        chosen = fitted["clinical+psd+ae"].image_features or list(stab.summary.index[:0])
-        stability = stab.summary.loc[chosen].copy() if chosen else stab.summary.iloc[:0].copy()
+        build = image_kind("ae").build
+        stab = fit_seeds(maps, [seed + k for k in range(stability_seeds)],
+                         model_factory=lambda s: build(fold_config, s, len(y)))
+        chosen = fitted[ae_family].models_[0].image_features
+        stability = stab.summary.loc[chosen].copy()
         stability.loc["all features (median)"] = stab.summary.median(numeric_only=True)
         for pair, value in stab.cka.items():
             stability.loc[f"linear CKA {pair}", "median |r|"] = value
         timings["stability"] = round(time.perf_counter() - started, 2)
-    failures = [("fold", k, reason) for k, reason in fold_failures] + [("bootstrap", k, reason) for k, reason in boot_failures]
-    return ValidationResult(summary, predictions, selection, gain, reclass, curves, pd.DataFrame(dca), failures,
-                            settings, timings, stability)
+    failures = ([("fold", k, reason) for k, reason in fold_failures]
+                + [("bootstrap", k, reason) for k, reason in boot_failures])
+    return ValidationResult(pd.DataFrame(rows), fitted, predictions, selection, gains, reclassification, curves,
+                            decision, failures, settings, timings, stability)

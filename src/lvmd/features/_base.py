@@ -52,11 +52,63 @@ def write_json(path: Path, payload: dict) -> None:
     path.write_text(json.dumps(payload, indent=2, sort_keys=True))
 
 
+MAX_JSON_BYTES = 64 * 2**20  # a model description is a few kB; a larger file is not one lvmd wrote
+FLOAT_DTYPES = ("F16", "BF16", "F32", "F64")
+
+
 def read_json(path: Path, what: str) -> dict:
-    """Read a JSON file written by lvmd, with a clear error when absent or corrupt."""
+    """Read a JSON object written by lvmd, with a clear error when absent, oversized, corrupt or not an object."""
     if not path.is_file():
         raise ModelError(f"{path.parent}: not an lvmd model folder (missing {path.name})")
     try:
-        return json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        if path.stat().st_size > MAX_JSON_BYTES:
+            raise ModelError(f"{path}: {path.stat().st_size} bytes is too large for a {what}")
+        payload = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise ModelError(f"{path}: corrupt {what} ({exc})") from None
+    if not isinstance(payload, dict):
+        raise ModelError(f"{path}: corrupt {what} (a JSON {type(payload).__name__}, not an object)")
+    return payload
+
+
+def read_safetensors(path: Path, expected: dict[str, tuple[int, ...]], framework: str) -> dict:
+    """Tensors of a safetensors file whose names, shapes and float dtypes are checked from the header first.
+
+    Nothing is allocated for a tensor before its declared shape is compared with ``expected``, so a file claiming
+    huge layers is refused at the cost of reading its header; every tensor must then be finite.
+    """
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework=framework) as handle:
+            names = set(handle.keys())
+            for name, shape in expected.items():
+                if name not in names:
+                    raise ModelError(f"{path}: tensor {name} is missing")
+                found = tuple(handle.get_slice(name).get_shape())
+                if found != tuple(shape):
+                    raise ModelError(f"{path}: tensor {name} has shape {found}, expected {tuple(shape)}")
+                if handle.get_slice(name).get_dtype() not in FLOAT_DTYPES:
+                    raise ModelError(f"{path}: tensor {name} has dtype {handle.get_slice(name).get_dtype()}, not float")
+            unexpected = sorted(names - set(expected))
+            if unexpected:
+                raise ModelError(f"{path}: unexpected tensor {unexpected[0]}")
+            tensors = {name: handle.get_tensor(name) for name in expected}
+    except (SafetensorError, OSError, RuntimeError, ValueError) as exc:
+        raise ModelError(f"{path}: not a readable safetensors file ({exc})") from None
+    for name, value in tensors.items():
+        finite = bool(value.isfinite().all()) if framework == "pt" else bool(np.isfinite(value).all())
+        if not finite:
+            raise ModelError(f"{path}: tensor {name} holds NaN or infinite values")
+    return tensors
+
+
+def constructor_params(cls, meta: dict, path: Path) -> dict:
+    """The saved constructor parameters of ``cls``: refuses a missing config, a non-object or unknown names."""
+    config = meta.get("config")
+    if not isinstance(config, dict):
+        raise ModelError(f"{path}: config is missing or not an object")
+    unknown = sorted(set(config) - set(cls().get_params()))
+    if unknown:
+        raise ModelError(f"{path}: config has unknown parameter {unknown[0]!r}")
+    return config

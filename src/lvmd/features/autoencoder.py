@@ -16,9 +16,12 @@ import torch
 from torch import nn
 
 from .. import __version__
+from .._device import resolve_device
+from .._values import real, seed, text, whole, whole_list
+from ..config import MAX_HIDDEN_LAYERS, MAX_ITERATIONS, MAX_LATENT_DIM, MAX_LAYER_WIDTH
 from ..errors import ModelError
 from ..polar import disc_mask
-from ._base import read_json, write_json
+from ._base import constructor_params, read_json, read_safetensors, write_json
 from ._transformer import MapFeatureTransformer
 
 FORMAT = "lvmd-autoencoder"
@@ -84,16 +87,6 @@ def _manual_gradients(layers: list[nn.Linear], x: torch.Tensor) -> torch.Tensor:
     return loss
 
 
-def resolve_device(device: str) -> torch.device:
-    """``"auto"`` picks CUDA when present, else the CPU."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        return torch.device(device)
-    except RuntimeError as exc:
-        raise ModelError(f"device {device!r} is not a valid torch device ({exc})") from None
-
-
 class AutoencoderFeatures(MapFeatureTransformer):
     """Unsupervised dyssynchrony features from phase polar maps (the paper's autoencoder).
 
@@ -148,13 +141,26 @@ class AutoencoderFeatures(MapFeatureTransformer):
     def n_components_(self) -> int:
         return int(self.latent_dim)
 
+    def _check_params(self, where: str = "", error: type[ModelError] = ModelError) -> None:
+        """Types and ranges of the parameters, with the configuration's limits (before any allocation)."""
+        text(self.preset, f"{where}preset", ("paper",), error)
+        whole(self.latent_dim, f"{where}latent_dim", 1, MAX_LATENT_DIM, error)
+        whole_list(self.hidden, f"{where}hidden", 1, MAX_LAYER_WIDTH, MAX_HIDDEN_LAYERS, error)
+        whole(self.iterations, f"{where}iterations", 1, MAX_ITERATIONS, error)
+        real(self.learning_rate, f"{where}learning_rate", 0, 1, low_open=True, error=error)
+        real(self.weight_decay, f"{where}weight_decay", 0, None, error=error)
+        for name in ("batch_size", "early_stopping"):
+            if getattr(self, name) is not None:
+                whole(getattr(self, name), f"{where}{name}", 1, None, error)
+        seed(self.random_state, f"{where}random_state", error)
+        text(self.device, f"{where}device", error=error)
+
     def fit(self, X, y=None, progress: Callable[[int, float], None] | None = None) -> "AutoencoderFeatures":
         """Train on phase maps ((n, 64, 64), (n, 4096), a DataFrame or PolarMaps); ``y`` is ignored.
 
         ``progress(iteration, loss)`` is called after every iteration when given.
         """
-        if self.preset != "paper":
-            raise ModelError(f"preset {self.preset!r} is not known (use 'paper')")
+        self._check_params()
         values = self._prepare_fit(X)
         if len(values) < self.latent_dim:
             raise ModelError(f"{len(values)} maps are fewer than latent_dim = {self.latent_dim}; "
@@ -249,10 +255,11 @@ class AutoencoderFeatures(MapFeatureTransformer):
 
     @classmethod
     def load(cls, folder: str | Path) -> "AutoencoderFeatures":
-        """Load a model saved by :meth:`save`; refuses other folders, mismatched shapes or format versions."""
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
+        """Load a model saved by :meth:`save`; refuses other folders, mismatched shapes or format versions.
 
+        Every parameter is checked against the configuration's limits and every tensor's shape against the
+        parameters from the file header before anything is allocated.
+        """
         folder = Path(folder)
         meta = read_json(folder / "model.json", "model description")
         if meta.get("format") != FORMAT:
@@ -262,25 +269,25 @@ class AutoencoderFeatures(MapFeatureTransformer):
                              f"(this lvmd reads version {FORMAT_VERSION})")
         if meta.get("input_shape") != [64, 64] or meta.get("n_disc_pixels") != int(disc_mask().sum()):
             raise ModelError(f"{folder}: model input shape {meta.get('input_shape')} does not match 64x64 polar maps")
-        config = dict(meta["config"])
-        config["hidden"] = tuple(config["hidden"])
-        model = cls(**config)
-        try:
-            tensors = load_file(str(folder / "weights.safetensors"))
-        except (SafetensorError, OSError, RuntimeError) as exc:
-            raise ModelError(f"{folder / 'weights.safetensors'}: not a readable safetensors file ({exc})") from None
-        net = _Network(int(meta["n_disc_pixels"]), model.hidden, model.latent_dim)
-        state = {k[len("network."):]: v for k, v in tensors.items() if k.startswith("network.")}
-        expected = net.state_dict()
-        for key, value in expected.items():
-            if key not in state or tuple(state[key].shape) != tuple(value.shape):
-                found = tuple(state[key].shape) if key in state else "missing"
-                raise ModelError(f"{folder}: weight {key} has shape {found}, expected {tuple(value.shape)}")
-        net.load_state_dict(state)
+        model = cls(**constructor_params(cls, meta, folder / "model.json"))
+        model._check_params(f"{folder / 'model.json'}: config.")
+        model.hidden = tuple(model.hidden)
+        n_inputs = int(meta["n_disc_pixels"])
+        with torch.device("meta"):  # shapes only: nothing is allocated before the file's header is checked
+            expected = {f"network.{k}": tuple(v.shape) for k, v in
+                        _Network(n_inputs, model.hidden, model.latent_dim).state_dict().items()}
+        expected |= {"pixel_fill": (n_inputs,), "latent_mean": (model.latent_dim,), "latent_std": (model.latent_dim,)}
+        tensors = read_safetensors(folder / "weights.safetensors", expected, "pt")
+        net = _Network(n_inputs, model.hidden, model.latent_dim)
+        net.load_state_dict({k[len("network."):]: v for k, v in tensors.items() if k.startswith("network.")})
         model.network_ = net.eval()
-        model.pixel_fill_ = tensors["pixel_fill"].numpy()
-        model.latent_mean_ = tensors["latent_mean"].numpy()
-        model.latent_std_ = tensors["latent_std"].numpy()
+        model.pixel_fill_ = tensors["pixel_fill"].double().numpy()
+        model.latent_mean_ = tensors["latent_mean"].double().numpy()
+        model.latent_std_ = tensors["latent_std"].double().numpy()
         model.n_features_in_ = 64 * 64
-        model.loss_curve_ = list(meta.get("loss_curve", []))
+        curve = meta.get("loss_curve", [])
+        if not isinstance(curve, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in curve):
+            raise ModelError(f"{folder / 'model.json'}: loss_curve is not a list of numbers")
+        model.loss_curve_ = [float(v) for v in curve]
         return model
+

@@ -8,9 +8,11 @@ import numpy as np
 from sklearn.decomposition import PCA
 
 from .. import __version__
+from .._values import seed, whole
+from ..config import MAX_LATENT_DIM
 from ..errors import ModelError
 from ..polar import disc_mask
-from ._base import read_json, write_json
+from ._base import constructor_params, read_json, read_safetensors, write_json
 from ._transformer import MapFeatureTransformer
 
 FORMAT = "lvmd-pca"
@@ -38,8 +40,14 @@ class PCAFeatures(MapFeatureTransformer):
     def n_components_(self) -> int:
         return int(self.n_components)
 
+    def _check_params(self, where: str = "", error: type[ModelError] = ModelError) -> None:
+        """Types and ranges of the parameters, with the configuration's limits."""
+        whole(self.n_components, f"{where}n_components", 1, MAX_LATENT_DIM, error)
+        seed(self.random_state, f"{where}random_state", error)
+
     def fit(self, X, y=None) -> "PCAFeatures":
         """Fit on phase maps; ``y`` is ignored."""
+        self._check_params()
         values = self._prepare_fit(X)
         if len(values) < self.n_components:
             raise ModelError(f"{len(values)} maps are fewer than n_components = {self.n_components}")
@@ -74,22 +82,17 @@ class PCAFeatures(MapFeatureTransformer):
 
     @classmethod
     def load(cls, folder: str | Path) -> "PCAFeatures":
-        """Load a model saved by :meth:`save`."""
-        from safetensors import SafetensorError
-        from safetensors.numpy import load_file
-
+        """Load a model saved by :meth:`save`; shapes are checked from the file header before anything is read."""
         folder = Path(folder)
         meta = read_json(folder / "model.json", "model description")
         if meta.get("format") != FORMAT or meta.get("format_version") != FORMAT_VERSION:
             raise ModelError(f"{folder}: not an lvmd PCA model of format version {FORMAT_VERSION}")
-        try:
-            t = load_file(str(folder / "weights.safetensors"))
-        except (SafetensorError, OSError) as exc:
-            raise ModelError(f"{folder / 'weights.safetensors'}: not a readable safetensors file ({exc})") from None
-        model = cls(**meta["config"])
+        model = cls(**constructor_params(cls, meta, folder / "model.json"))
+        model._check_params(f"{folder / 'model.json'}: config.")
         k, d = model.n_components, int(disc_mask().sum())
-        if t["components"].shape != (k, d) or t["mean"].shape != (d,):
-            raise ModelError(f"{folder}: components of shape {t['components'].shape} do not match ({k}, {d})")
+        t = read_safetensors(folder / "weights.safetensors", {
+            "components": (k, d), "mean": (d,), "explained_variance": (k,), "pixel_fill": (d,), "latent_mean": (k,),
+            "latent_std": (k,)}, "numpy")
         pca = PCA(n_components=k)
         pca.components_, pca.mean_ = t["components"], t["mean"]
         pca.explained_variance_ = t["explained_variance"]

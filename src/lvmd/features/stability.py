@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
-from ..stats._result import Result
+from ..results import Result
 from .autoencoder import AutoencoderFeatures
 
 

@@ -11,9 +11,9 @@ from ..errors import ModelError
 from ._transformer import MapFeatureTransformer
 
 
-@dataclass
+@dataclass(repr=False)
 class Traversal:
-    """Decoded bullseyes along one feature.
+    """Decoded bullseyes along one feature (drawn by :func:`lvmd.report.figures.traversal_figure`).
 
     Attributes
     ----------
@@ -29,11 +29,8 @@ class Traversal:
     steps: tuple[float, ...]
     maps: np.ndarray
 
-    def figure(self):
-        """A matplotlib figure with one bullseye per step and a shared phase colour bar."""
-        from ..report.figures import traversal_figure
-
-        return traversal_figure(self)
+    def __repr__(self) -> str:
+        return f"Traversal({self.feature}, steps {', '.join(f'{s:+g} SD' for s in self.steps)})"
 
 
 def feature_index(model: MapFeatureTransformer, feature) -> int:

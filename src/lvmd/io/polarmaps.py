@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,10 +10,20 @@ import numpy as np
 
 from ..errors import CohortError
 from ..polar import GRID, disc_mask, mask_outside
+from ._npz import NpzArchive
 
 PNG_SUFFIXES = {"phase": "_systolicPhase", "perfusion": "_perfusion", "thickening": "_wallthk"}
 # Full scale of each PNG kind: gray level g in 0..255 stands for g / 256 * scale.
 PNG_SCALE = {"phase": 360.0, "perfusion": 100.0, "thickening": 100.0}
+# Physical range of each kind (NaN marks a missing pixel; infinities are refused). Phase is degrees of the R-R
+# interval in [0, 360); perfusion is % of the LV maximum; systolic wall thickening is % of the end-diastolic
+# thickness, which cannot fall below -100 % (no wall) but has no upper bound in count-based estimates.
+VALUE_RANGES = {"phase": (0.0, 360.0, "degrees in [0, 360)"), "perfusion": (0.0, 100.0, "% of the LV maximum, 0-100"),
+                "thickening": (-100.0, np.inf, "% of end-diastolic thickness, at least -100")}
+# Size limits checked from the npz headers before anything is decompressed: 1 GiB of maps per kind holds some
+# 30 000 patients in float64; patient ids are short strings.
+MAX_MAPS_BYTES = 2**30
+MAX_IDS_BYTES = 2**28
 
 
 @dataclass
@@ -43,6 +52,9 @@ class PolarMaps:
     def subset(self, ids) -> "PolarMaps":
         """Maps of the given patients, in that order."""
         position = {pid: i for i, pid in enumerate(self.patient_id)}
+        unknown = [p for p in ids if p not in position]
+        if unknown:
+            raise CohortError(f"polar maps: no maps for patient_id {', '.join(map(str, unknown[:8]))}")
         idx = np.array([position[p] for p in ids], dtype=int)
         pick = lambda a: None if a is None else a[idx]  # noqa: E731
         return PolarMaps(self.patient_id[idx], self.phase[idx], pick(self.perfusion), pick(self.thickening))
@@ -58,42 +70,85 @@ class PolarMaps:
 
 
 def validate_maps(source: str, ids: np.ndarray, kind: str, maps: np.ndarray) -> np.ndarray:
-    """Check shape, NaN coverage and range of one kind of maps; return them as float with NaN outside the disc."""
+    """Check shape, dtype, NaN coverage and range of one kind of maps; return them as float with NaN outside the disc.
+
+    Raises
+    ------
+    CohortError
+        One line naming ``source``, the kind and, for a value out of range, the patient.
+    """
     maps = np.asarray(maps)
     if maps.ndim != 3 or maps.shape[1:] != (GRID, GRID):
         raise CohortError(f"{source}: {kind} has shape {maps.shape}, expected (n, {GRID}, {GRID})")
     if len(maps) != len(ids):
         raise CohortError(f"{source}: {kind} holds {len(maps)} maps for {len(ids)} patient_id values")
-    if not np.issubdtype(maps.dtype, np.number):
-        raise CohortError(f"{source}: {kind} is not numeric (dtype {maps.dtype})")
+    _check_map_dtype(source, kind, maps.dtype)
     maps = mask_outside(maps)
     inside = maps[:, disc_mask()]
     empty = np.all(np.isnan(inside), axis=1)
     if empty.any():
         raise CohortError(f"{source}: {kind} map of patient {ids[np.argmax(empty)]} is all NaN inside the disc")
-    if kind == "phase":
-        bad = np.any((inside < 0) | (inside >= 360), axis=1)
-        if bad.any():
-            i = int(np.argmax(bad))
-            value = inside[i][(inside[i] < 0) | (inside[i] >= 360)][0]
-            raise CohortError(f"{source}: phase map of patient {ids[i]} has value {value:g} outside [0, 360) degrees")
+    low, high, meaning = VALUE_RANGES[kind]
+    with np.errstate(invalid="ignore"):
+        bad = np.isinf(inside) | (inside < low) | (inside > high) | ((inside == high) & (kind == "phase"))
+    if bad.any():
+        i = int(np.argmax(bad.any(axis=1)))
+        value = inside[i][bad[i]][0]
+        raise CohortError(f"{source}: {kind} map of patient {ids[i]} has value {value:g} outside the range of {kind} "
+                          f"maps ({meaning})")
     return maps
 
 
-def _read_npz(path: Path) -> PolarMaps:
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            data = {k: z[k] for k in z.files}
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise CohortError(f"{path}: not a readable npz file ({exc})") from None
-    for key in ("patient_id", "phase"):
-        if key not in data:
-            raise CohortError(f"{path}: missing array {key}")
-    ids = np.array([str(p).strip() for p in data["patient_id"]], dtype=object)
-    if ids.ndim != 1:
-        raise CohortError(f"{path}: patient_id must be one-dimensional")
+def _check_map_dtype(source, kind: str, dtype: np.dtype) -> None:
+    if dtype.kind == "c":
+        raise CohortError(f"{source}: {kind} maps are complex-valued ({dtype}); polar maps hold real numbers")
+    if dtype.kind not in "fiu":
+        raise CohortError(f"{source}: {kind} is not numeric (dtype {dtype})")
+
+
+def _patient_ids(path: Path, archive: NpzArchive) -> np.ndarray:
+    """``patient_id`` as a 1-D array of stripped, non-empty, unique strings (checked from the header first)."""
+    shape, dtype = archive.header("patient_id")
+    how = "write it as text: np.asarray(ids, dtype=str)"
+    if len(shape) != 1:
+        what = "a single value (0-d array)" if not shape else f"{len(shape)}-dimensional {shape}"
+        raise CohortError(f"{path}: patient_id is {what}; it must be one-dimensional, one id per patient; {how}")
+    if dtype.kind not in "USiu":
+        raise CohortError(f"{path}: patient_id has dtype {dtype}; ids are text or whole numbers; {how}")
+    if shape[0] == 0:
+        raise CohortError(f"{path}: patient_id is empty (no patients)")
+    raw = archive.read("patient_id")
+    if dtype.kind == "S":
+        try:
+            raw = np.char.decode(raw, "utf-8")
+        except UnicodeDecodeError:
+            raise CohortError(f"{path}: patient_id holds bytes that are not UTF-8 text; {how}") from None
+    ids = np.array([str(p).strip() for p in raw], dtype=object)
+    empty = [i for i, p in enumerate(ids) if not p]
+    if empty:
+        raise CohortError(f"{path}: patient_id number {empty[0] + 1} is empty")
     _check_unique(path, ids)
-    maps = {kind: validate_maps(str(path), ids, kind, data[kind]) for kind in PNG_SUFFIXES if kind in data}
+    return ids
+
+
+def _read_npz(path: Path) -> PolarMaps:
+    with NpzArchive(path, CohortError, MAX_MAPS_BYTES) as archive:
+        if "phase" not in archive:  # checked before patient_id: a map set without phase maps is not one at all
+            found = ", ".join(archive.names) or "no arrays"
+            raise CohortError(f"{path}: missing array phase (found {found})")
+        archive.max_bytes = MAX_IDS_BYTES
+        ids = _patient_ids(path, archive)
+        archive.max_bytes = MAX_MAPS_BYTES
+        maps = {}
+        for kind in PNG_SUFFIXES:
+            if kind not in archive:
+                continue
+            shape, dtype = archive.header(kind)
+            if shape != (len(ids), GRID, GRID):
+                raise CohortError(f"{path}: {kind} has shape {shape}, expected ({len(ids)}, {GRID}, {GRID}): one "
+                                  f"{GRID}x{GRID} map per patient_id")
+            _check_map_dtype(path, kind, dtype)
+            maps[kind] = validate_maps(str(path), ids, kind, archive.read(kind))
     return PolarMaps(ids, maps["phase"], maps.get("perfusion"), maps.get("thickening"))
 
 
@@ -108,17 +163,26 @@ def _check_unique(source, ids: np.ndarray) -> None:
 
 
 def read_png_map(path: Path, kind: str) -> np.ndarray:
-    """Read one exported 8-bit grayscale 64x64 PNG into physical units (NaN outside the disc)."""
-    from PIL import Image, UnidentifiedImageError
+    """Read one exported 8-bit grayscale 64x64 PNG into physical units (NaN outside the disc).
 
+    The header (format, mode, size) is checked before any pixel is decoded, so a file claiming a huge image costs
+    nothing.
+    """
+    from PIL import Image
+
+    if not path.is_file():
+        raise CohortError(f"{path}: not a regular file")
     try:
-        with Image.open(path) as img:
+        with Image.open(path, formats=["PNG"]) as img:
             mode, size = img.mode, img.size
+            if mode != "L" or size != (GRID, GRID):
+                raise CohortError(f"{path}: expected an 8-bit grayscale {GRID}x{GRID} PNG, found mode {mode} size "
+                                  f"{size[0]}x{size[1]}")
             pixels = np.asarray(img)
-    except (OSError, UnidentifiedImageError) as exc:
-        raise CohortError(f"{path}: not a readable PNG ({exc})") from None
-    if mode != "L" or size != (GRID, GRID):
-        raise CohortError(f"{path}: expected an 8-bit grayscale {GRID}x{GRID} PNG, found mode {mode} size {size[0]}x{size[1]}")
+    except CohortError:
+        raise
+    except Exception as exc:  # Pillow raises many types (and DecompressionBombError) for hostile files
+        raise CohortError(f"{path}: not a readable PNG ({type(exc).__name__}: {exc})") from None
     values = pixels.astype(float) * (PNG_SCALE[kind] / 256.0)
     return mask_outside(values)
 
@@ -156,12 +220,15 @@ def read_polarmaps(path: str | Path) -> PolarMaps:
     Raises
     ------
     CohortError
-        Missing file or array, wrong shape, all-NaN map, phase outside [0, 360), a PNG that is not 8-bit grayscale
-        64x64 -- one line naming the file and the patient.
+        Missing file or array, wrong shape or dtype, all-NaN map, a value outside its kind's range
+        (:data:`VALUE_RANGES`), ids that are not 1-D text, an array above the size limits, a PNG that is not 8-bit
+        grayscale 64x64 -- one line naming the file, the array and the patient.
     """
     path = Path(path)
     if path.is_dir():
         return _read_png_folder(path)
-    if not path.is_file():
+    if not path.exists():
         raise CohortError(f"{path}: file not found")
+    if not path.is_file():
+        raise CohortError(f"{path}: not a regular file")
     return _read_npz(path)

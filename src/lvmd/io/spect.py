@@ -8,18 +8,23 @@ identifiers are never read into the object: a study's id is its file or folder s
 from __future__ import annotations
 
 import datetime
-import zipfile
+import math
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import SpectError
+from ._npz import NpzArchive
 
 MIN_GATES = 8
 NM_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.20"
 TIME_SLOT_VECTOR = 0x00540070
 SLICE_VECTOR = 0x00540080
+# One study's counts may take at most this much memory (float32 after reading, or the file itself); a gated study
+# is typically 16 gates x 64^3 voxels, 16 MiB. Checked from headers before anything large is allocated.
+MAX_STUDY_BYTES = 2**31
 
 
 @dataclass
@@ -78,125 +83,242 @@ def validate_counts(counts, study_id: str) -> np.ndarray:
 
 
 def read_npz(path: Path) -> GatedSpect:
-    """Read ``counts`` (T, Z, Y, X) and ``spacing_mm`` (dz, dy, dx) from an npz file."""
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            if "counts" not in z.files:
-                raise SpectError(f"{path}: missing array counts")
-            counts = z["counts"]
-            spacing = z["spacing_mm"] if "spacing_mm" in z.files else None
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise SpectError(f"{path}: not a readable npz file ({exc})") from None
-    if spacing is None:
-        raise SpectError(f"{path}: missing array spacing_mm")
+    """Read ``counts`` (T, Z, Y, X) and ``spacing_mm`` (dz, dy, dx) from an npz file (sizes checked before reading)."""
+    with NpzArchive(path, SpectError, MAX_STUDY_BYTES) as archive:
+        shape, dtype = archive.header("counts")
+        if len(shape) == 3:
+            raise SpectError(f"{path}: counts is a 3-D volume without gates; expected (gate, slice, row, col)")
+        if len(shape) != 4:
+            raise SpectError(f"{path}: counts has {len(shape)} dimensions {shape}; expected 4 (gate, slice, row, col)")
+        _check_real_dtype(path, "counts", dtype)
+        spacing_shape, spacing_dtype = archive.header("spacing_mm")
+        if spacing_shape != (3,):
+            raise SpectError(f"{path}: spacing_mm has shape {spacing_shape}; expected three numbers (dz, dy, dx)")
+        _check_real_dtype(path, "spacing_mm", spacing_dtype)
+        counts = archive.read("counts")
+        spacing = archive.read("spacing_mm")
     return GatedSpect(counts, tuple(spacing), study_stem(path))
 
 
+def _check_real_dtype(path: Path, name: str, dtype: np.dtype) -> None:
+    if dtype.kind == "c":
+        raise SpectError(f"{path}: {name} is complex-valued ({dtype}); expected real numbers")
+    if dtype.kind not in "fiu":
+        raise SpectError(f"{path}: {name} is not numeric (dtype {dtype})")
+
+
 def read_nifti(path: Path) -> GatedSpect:
-    """Read a 4-D NIfTI (x = col, y = row, z = slice, t = gate) with spacing from the header."""
+    """Read a 4-D NIfTI (x = col, y = row, z = slice, t = gate) with spacing from the header.
+
+    The declared shape is checked against :data:`MAX_STUDY_BYTES` before the voxels are read.
+    """
     import nibabel as nib
 
     try:
         img = nib.load(str(path))
-        data = np.asarray(img.dataobj)
-        zooms = img.header.get_zooms()
+        shape = tuple(int(n) for n in img.shape)
+        zooms = tuple(float(z) for z in img.header.get_zooms())
     except Exception as exc:  # nibabel raises many types for corrupt files
         raise SpectError(f"{path}: not a readable NIfTI file ({type(exc).__name__}: {exc})") from None
-    if data.ndim == 3:
+    if len(shape) == 3:
         raise SpectError(f"{path}: counts is a 3-D volume without gates; expected 4-D (x, y, z, t)")
-    if data.ndim != 4:
-        raise SpectError(f"{path}: NIfTI has {data.ndim} dimensions; expected 4 (x, y, z, t)")
+    if len(shape) != 4:
+        raise SpectError(f"{path}: NIfTI has {len(shape)} dimensions; expected 4 (x, y, z, t)")
+    _check_size(path, "the NIfTI image", shape, 8)  # voxels may be scaled to float64 on reading
+    try:
+        data = np.asarray(img.dataobj)
+    except Exception as exc:  # truncated or corrupt voxel data
+        raise SpectError(f"{path}: NIfTI voxel data cannot be read ({type(exc).__name__}: {exc})") from None
+    _check_real_dtype(path, "the NIfTI image", data.dtype)
     counts = np.transpose(data, (3, 2, 1, 0))
-    return GatedSpect(counts, (float(zooms[2]), float(zooms[1]), float(zooms[0])), study_stem(path))
+    return GatedSpect(counts, (zooms[2], zooms[1], zooms[0]), study_stem(path))
+
+
+def _check_size(path: Path, what: str, shape, itemsize: int) -> None:
+    size = math.prod(int(n) for n in shape) * itemsize
+    if size > MAX_STUDY_BYTES:
+        raise SpectError(f"{path}: {what} declares {tuple(shape)} ({size / 2**20:.0f} MiB), above the limit of "
+                         f"{MAX_STUDY_BYTES / 2**20:.0f} MiB for one study")
+
+
+def _values(ds, keyword: str, label: str, path: Path, kind=float, count: int | None = None) -> list:
+    """The numbers of DICOM attribute ``keyword`` (``label`` names it in messages): parsed, finite, ``count`` of them.
+
+    pydicom keeps a malformed DS or IS value as text (with a warning); this turns it into one clear error.
+    """
+    raw = ds.get(keyword)
+    if raw is None or raw == "":
+        raise SpectError(f"{path}: missing {label}")
+    items = list(raw) if isinstance(raw, (list, tuple)) or type(raw).__name__ == "MultiValue" else [raw]
+    try:
+        numbers = [float(str(v).strip()) for v in items]
+    except ValueError:
+        raise SpectError(f"{path}: {label} = {str(raw)[:40]!r} is not a number") from None
+    if not all(math.isfinite(v) for v in numbers):
+        raise SpectError(f"{path}: {label} = {str(raw)[:40]!r} is not a finite number")
+    if kind is int and any(v != round(v) for v in numbers):
+        raise SpectError(f"{path}: {label} = {str(raw)[:40]!r} is not a whole number")
+    if count is not None and len(numbers) != count:
+        raise SpectError(f"{path}: {label} holds {len(numbers)} values; expected {count}")
+    return [kind(v) for v in numbers]
+
+
+def _image_type(ds) -> list[str]:
+    value = ds.get("ImageType", [])
+    items = [value] if isinstance(value, str) else list(value)
+    return [str(v).upper() for v in items]
 
 
 def _dicom_frames(ds, path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pixel frames with their (time slot, slice) indices, following the Frame Increment Pointer."""
-    image_type = [str(v).upper() for v in ds.get("ImageType", [])]
+    """Pixel frames with their (time slot, slice) indices, following the Frame Increment Pointer.
+
+    Number of Frames, Rows and Columns are checked against the size limit before the pixel data are decoded, and
+    against the decoded pixel data afterwards.
+    """
+    image_type = _image_type(ds)
     if not any("GATED" in v for v in image_type):
         shown = "/".join(image_type) or "(missing)"
         raise SpectError(f"{path}: Image Type {shown} is not gated (needs GATED)")
     if "PixelData" not in ds:
         raise SpectError(f"{path}: no Pixel Data")
+    frames = _values(ds, "NumberOfFrames", "Number of Frames (0028,0008)", path, int, 1)[0] \
+        if "NumberOfFrames" in ds else 1
+    rows = _values(ds, "Rows", "Rows (0028,0010)", path, int, 1)[0]
+    cols = _values(ds, "Columns", "Columns (0028,0011)", path, int, 1)[0]
+    if min(frames, rows, cols) < 1:
+        raise SpectError(f"{path}: Number of Frames, Rows and Columns must be positive ({frames}, {rows}, {cols})")
+    _check_size(path, "the pixel data", (frames, rows, cols), 8)
     try:
         pixels = ds.pixel_array
     except Exception as exc:  # pydicom raises several types for truncated pixel data
         raise SpectError(f"{path}: pixel data cannot be decoded ({type(exc).__name__}: {exc})") from None
-    frames = int(ds.get("NumberOfFrames", 1))
-    pixels = pixels.reshape(frames, *pixels.shape[-2:])
+    if pixels.size != frames * rows * cols:
+        raise SpectError(f"{path}: Number of Frames (0028,0008) = {frames} of {rows}x{cols} disagrees with the pixel "
+                         f"data ({pixels.size} pixels)")
+    pixels = pixels.reshape(frames, rows, cols)
     pointers = ds.get("FrameIncrementPointer")
-    pointers = [] if pointers is None else ([pointers] if not isinstance(pointers, (list, tuple)) and
-                                            not hasattr(pointers, "__len__") else list(pointers))
-    pointers = [int(p) for p in pointers]
+    pointers = [] if pointers is None else (list(pointers) if isinstance(pointers, (list, tuple)) or
+                                            type(pointers).__name__ == "MultiValue" else [pointers])
+    try:
+        pointers = [int(p) for p in pointers]
+    except (TypeError, ValueError):
+        raise SpectError(f"{path}: Frame Increment Pointer (0028,0009) is not a list of tags") from None
     vectors = {}
     for tag, name in ((TIME_SLOT_VECTOR, "Time Slot Vector (0054,0070)"), (SLICE_VECTOR, "Slice Vector (0054,0080)")):
         if tag in pointers:
             if tag not in ds:
                 raise SpectError(f"{path}: Frame Increment Pointer names {name} but the element is missing")
-            vec = np.asarray(ds[tag].value, dtype=int).ravel()
+            vec = np.asarray(_values(ds, ds[tag].keyword, name, path, int), dtype=np.int64)
             if len(vec) != frames:
                 raise SpectError(f"{path}: {name} has {len(vec)} entries for {frames} frames")
+            if vec.min() < 1:
+                raise SpectError(f"{path}: {name} entries must start at 1 (found {vec.min()})")
             vectors[tag] = vec
     if TIME_SLOT_VECTOR not in vectors:
         raise SpectError(f"{path}: Frame Increment Pointer does not include Time Slot Vector (0054,0070)")
-    slices = vectors.get(SLICE_VECTOR, np.ones(frames, dtype=int))
+    slices = vectors.get(SLICE_VECTOR, np.ones(frames, dtype=np.int64))
     return pixels, vectors[TIME_SLOT_VECTOR], slices
 
 
 def read_nm_dataset(path: Path):
     """A DICOM dataset that must be nuclear medicine (Modality NM); one clear error otherwise."""
     import pydicom
-    from pydicom.errors import InvalidDicomError
 
+    path = Path(path)
+    if not path.is_file():
+        raise SpectError(f"{path}: not a regular file")
+    if path.stat().st_size > MAX_STUDY_BYTES:
+        raise SpectError(f"{path}: {path.stat().st_size / 2**20:.0f} MiB is above the limit of "
+                         f"{MAX_STUDY_BYTES / 2**20:.0f} MiB for one study")
     try:
-        ds = pydicom.dcmread(path)
-    except (InvalidDicomError, OSError, EOFError) as exc:
-        raise SpectError(f"{path}: not a readable DICOM file ({exc})") from None
-    if str(ds.get("Modality", "")).upper() != "NM":
-        raise SpectError(f"{path}: Modality {ds.get('Modality', '(missing)')} is not NM")
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=UserWarning, module="pydicom")  # values are checked where used
+            ds = pydicom.dcmread(path)
+            modality = str(ds.get("Modality", "")).upper()
+    except Exception as exc:  # pydicom raises many types (InvalidDicomError, struct.error, ...) on hostile files
+        raise SpectError(f"{path}: not a readable DICOM file ({type(exc).__name__}: {exc})") from None
+    if modality != "NM":
+        raise SpectError(f"{path}: Modality {str(ds.get('Modality', '(missing)'))[:20]} is not NM")
     return ds
+
+
+def _dicom_scale(ds, path: Path) -> tuple[float, float]:
+    """Rescale Slope and Intercept (counts = stored value x slope + intercept); slope must be positive."""
+    slope = _values(ds, "RescaleSlope", "Rescale Slope (0028,1053)", path, float, 1)[0] if "RescaleSlope" in ds else 1.0
+    intercept = (_values(ds, "RescaleIntercept", "Rescale Intercept (0028,1052)", path, float, 1)[0]
+                 if "RescaleIntercept" in ds else 0.0)
+    if slope <= 0:
+        raise SpectError(f"{path}: Rescale Slope (0028,1053) = {slope:g} must be positive")
+    return slope, intercept
+
+
+def _dicom_spacing(ds, path: Path) -> tuple[float, float, float]:
+    """(dz, dy, dx) in mm from Spacing Between Slices (else Slice Thickness) and Pixel Spacing, all positive."""
+    dy, dx = _values(ds, "PixelSpacing", "Pixel Spacing (0028,0030)", path, float, 2)
+    if "SpacingBetweenSlices" in ds:
+        dz = _values(ds, "SpacingBetweenSlices", "Spacing Between Slices (0018,0088)", path, float, 1)[0]
+    elif "SliceThickness" in ds:
+        dz = _values(ds, "SliceThickness", "Slice Thickness (0018,0050)", path, float, 1)[0]
+    else:
+        raise SpectError(f"{path}: missing Spacing Between Slices (0018,0088) and Slice Thickness (0018,0050)")
+    if min(abs(dz), dy, dx) <= 0:
+        raise SpectError(f"{path}: voxel spacing ({abs(dz):g}, {dy:g}, {dx:g}) mm must be positive")
+    return abs(dz), dy, dx
 
 
 def read_dicom(path: Path) -> GatedSpect:
     """Read DICOM NM gated tomography (``RECON GATED TOMO``): one multi-frame file or a folder of files.
 
-    Frames are placed by their Time Slot Vector and Slice Vector entries as named by the Frame Increment Pointer.
-    Only pixel data and geometry are read; no identifying attribute is kept.
+    Frames are placed by their Time Slot Vector and Slice Vector entries as named by the Frame Increment Pointer;
+    every (time slot, slice) pair must appear exactly once. Only pixel data and geometry are read; no identifying
+    attribute is kept. Hidden files (``.name``) in a folder are skipped.
     """
-    files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
+    files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")) if path.is_dir() \
+        else [path]
     if not files:
         raise SpectError(f"{path}: folder holds no DICOM files")
-    frames, slots, slices, spacing = [], [], [], None
+    frames, slots, slices, spacing, size = [], [], [], None, 0
     for f in files:
         ds = read_nm_dataset(f)
-        pixels, t, s = _dicom_frames(ds, f)
-        scale = float(ds.get("RescaleSlope", 1) or 1)
-        frames.append(pixels.astype(np.float32) * scale)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=UserWarning, module="pydicom")  # values are checked here
+            pixels, t, s = _dicom_frames(ds, f)
+            slope, intercept = _dicom_scale(ds, f)
+            spacing = spacing or _dicom_spacing(ds, f)
+        if frames and pixels.shape[1:] != frames[0].shape[1:]:
+            raise SpectError(f"{f}: frames of {pixels.shape[1]}x{pixels.shape[2]} differ from the folder's first file "
+                             f"({frames[0].shape[1]}x{frames[0].shape[2]})")
+        size += pixels.size * 4
+        if size > MAX_STUDY_BYTES:
+            raise SpectError(f"{path}: the study's frames exceed the limit of {MAX_STUDY_BYTES / 2**20:.0f} MiB")
+        frames.append(pixels.astype(np.float32) * np.float32(slope) + np.float32(intercept))
         slots.append(t)
         slices.append(s)
-        if spacing is None:
-            ps = ds.get("PixelSpacing")
-            if ps is None:
-                raise SpectError(f"{f}: missing Pixel Spacing (0028,0030)")
-            dz = ds.get("SpacingBetweenSlices", ds.get("SliceThickness"))
-            if dz is None:
-                raise SpectError(f"{f}: missing Spacing Between Slices (0018,0088) and Slice Thickness (0018,0050)")
-            spacing = (abs(float(dz)), float(ps[0]), float(ps[1]))
     pixels = np.concatenate(frames)
     t = np.concatenate(slots)
     s = np.concatenate(slices)
     n_t, n_s = int(t.max()), int(s.max())
-    if t.min() < 1 or s.min() < 1:
-        raise SpectError(f"{path}: Time Slot / Slice Vector entries must start at 1")
+    if max(n_t, n_s) > len(pixels):
+        raise SpectError(f"{path}: Time Slot / Slice Vector entries reach {max(n_t, n_s)} but the study holds only "
+                         f"{len(pixels)} frames")
+    _check_frame_grid(path, t, s, n_t, n_s)
     counts = np.zeros((n_t, n_s, *pixels.shape[1:]), dtype=np.float32)
-    filled = np.zeros((n_t, n_s), dtype=bool)
-    for frame, ti, si in zip(pixels, t, s):
-        counts[ti - 1, si - 1] = frame
-        filled[ti - 1, si - 1] = True
-    if not filled.all():
-        ti, si = np.argwhere(~filled)[0] + 1
-        raise SpectError(f"{path}: frame for time slot {ti}, slice {si} is missing (truncated acquisition?)")
+    counts[t - 1, s - 1] = pixels
     return GatedSpect(counts, spacing, study_stem(path))
+
+
+def _check_frame_grid(path: Path, t: np.ndarray, s: np.ndarray, n_t: int, n_s: int) -> None:
+    """Every (time slot, slice) pair of the n_t x n_s grid must come exactly once (checked without allocating it)."""
+    pair = (t - 1) * n_s + (s - 1)
+    values, counts = np.unique(pair, return_counts=True)
+    if (counts > 1).any():
+        twice = int(values[np.argmax(counts > 1)])
+        raise SpectError(f"{path}: frame for time slot {twice // n_s + 1}, slice {twice % n_s + 1} appears twice")
+    if len(values) < n_t * n_s:
+        missing = int(np.argmax(values != np.arange(len(values)))) if (values != np.arange(len(values))).any() \
+            else len(values)
+        raise SpectError(f"{path}: frame for time slot {missing // n_s + 1}, slice {missing % n_s + 1} is missing "
+                         "(truncated acquisition?)")
 
 
 def study_stem(path: Path) -> str:
@@ -216,6 +338,8 @@ def read_spect(path: str | Path) -> GatedSpect:
     name = path.name.lower()
     if path.is_dir():
         return read_dicom(path)
+    if not path.is_file():
+        raise SpectError(f"{path}: not a regular file")
     if name.endswith(".npz"):
         return read_npz(path)
     if name.endswith(".nii") or name.endswith(".nii.gz"):

@@ -70,7 +70,7 @@ def _parse_column(path: Path, df: pd.DataFrame, col: Column) -> pd.Series:
             elif up in ("F", "FEMALE"):
                 out[i] = 0.0
             else:
-                raise CohortError(f"{_row_label(path, df, i)}, column sex: {text!r} is not M or F")
+                raise CohortError(f"{_row_label(path, df, i)}, column sex: {_shown(text)} is not M or F")
             continue
         if col.kind == "binary":
             key = text.lower()
@@ -80,19 +80,19 @@ def _parse_column(path: Path, df: pd.DataFrame, col: Column) -> pd.Series:
             try:
                 number = float(text)
             except ValueError:
-                raise CohortError(f"{_row_label(path, df, i)}, column {col.name}: {text!r} is not 0/1 or yes/no") from None
+                raise CohortError(f"{_row_label(path, df, i)}, column {col.name}: {_shown(text)} is not 0/1 or yes/no") from None
             if number not in (0.0, 1.0):
-                raise CohortError(f"{_row_label(path, df, i)}, column {col.name}: {text!r} is not 0/1 or yes/no")
+                raise CohortError(f"{_row_label(path, df, i)}, column {col.name}: {_shown(text)} is not 0/1 or yes/no")
             out[i] = number
             continue
         try:
             number = float(text)
         except ValueError:
-            raise CohortError(f"{_row_label(path, df, i)}, column {col.name}: cannot parse {text!r} as a number") from None
+            raise CohortError(f"{_row_label(path, df, i)}, column {col.name}: cannot parse {_shown(text)} as a number") from None
         if not np.isfinite(number):
-            raise CohortError(f"{_row_label(path, df, i)}, column {col.name}: {text!r} is not a finite number")
+            raise CohortError(f"{_row_label(path, df, i)}, column {col.name}: {_shown(text)} is not a finite number")
         if col.kind == "int" and number != round(number):
-            raise CohortError(f"{_row_label(path, df, i)}, column {col.name}: {text!r} is not a whole number")
+            raise CohortError(f"{_row_label(path, df, i)}, column {col.name}: {_shown(text)} is not a whole number")
         if (col.low is not None and number < col.low) or (col.high is not None and number > col.high):
             raise CohortError(
                 f"{_row_label(path, df, i)}, column {col.name}: {text} is outside the allowed range "
@@ -100,6 +100,44 @@ def _parse_column(path: Path, df: pd.DataFrame, col: Column) -> pd.Series:
             )
         out[i] = number
     return pd.Series(out, index=df.index, name=col.name)
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    """The CSV as strings, refusing what pandas would silently repair: a repeated column name (renamed ``age.1``),
+    a row with more cells than the header (its first cell silently became the index), an unnamed column holding
+    values."""
+    if not path.exists():
+        raise CohortError(f"{path}: file not found")
+    if not path.is_file():
+        raise CohortError(f"{path}: not a regular file")
+    try:
+        cells = pd.read_csv(path, header=None, dtype=str, keep_default_na=False, skipinitialspace=True,
+                            encoding="utf-8-sig")
+    except pd.errors.EmptyDataError:
+        raise CohortError(f"{path}: the table is empty") from None
+    except UnicodeDecodeError as exc:
+        raise CohortError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); save the table as UTF-8 "
+                          "CSV") from None
+    except (pd.errors.ParserError, ValueError, OSError) as exc:
+        raise CohortError(f"{path}: not a readable CSV table ({str(exc).strip().splitlines()[0]})") from None
+    names = [str(c).strip() for c in cells.iloc[0]]
+    seen: dict[str, int] = {}
+    for j, name in enumerate(names):
+        if name in seen and name:
+            raise CohortError(f"{path}: column {_shown(name)} appears twice (columns {seen[name] + 1} and {j + 1})")
+        seen[name] = j
+    table = cells.iloc[1:].reset_index(drop=True)
+    table.columns = names
+    for j, name in enumerate(names):
+        if not name:
+            if (table.iloc[:, j].str.strip() != "").any():
+                raise CohortError(f"{path}: column {j + 1} holds values but has no name")
+    return table.loc[:, [bool(n) for n in names]]
+
+
+def _shown(text: str, limit: int = 40) -> str:
+    """``repr`` of a cell or name, shortened for a one-line message."""
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + f"... ({len(text)} characters)"
 
 
 def read_clinical(path: str | Path, required: "list[str] | None" = None) -> pd.DataFrame:
@@ -126,15 +164,7 @@ def read_clinical(path: str | Path, required: "list[str] | None" = None) -> pd.D
         One line naming the file, the patient or row, and the column at fault.
     """
     path = Path(path)
-    if not path.is_file():
-        raise CohortError(f"{path}: file not found")
-    try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except pd.errors.EmptyDataError:
-        raise CohortError(f"{path}: the table is empty") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise CohortError(f"{path}: not a readable CSV table ({str(exc).splitlines()[0]})") from None
-    raw.columns = [str(c).strip() for c in raw.columns]
+    raw = _read_table(path)
     needed = [c.name for c in CLINICAL_COLUMNS if c.required] if required is None else ["patient_id", *required]
     for name in needed:
         if name not in raw.columns:
@@ -158,6 +188,10 @@ def read_clinical(path: str | Path, required: "list[str] | None" = None) -> pd.D
             continue
         numeric = pd.to_numeric(raw[name].replace("", np.nan), errors="coerce")
         keep_numeric = numeric.notna().sum() == raw[name].replace("", np.nan).notna().sum()
+        if keep_numeric and np.isinf(numeric).any():
+            i = int(np.argmax(np.isinf(numeric.to_numpy())))
+            raise CohortError(f"{_row_label(path, raw, i)}, column {name}: {_shown(raw[name].iloc[i])} is not a finite "
+                              "number")
         table[name] = numeric.to_numpy() if keep_numeric else raw[name].to_numpy()
     return table
 

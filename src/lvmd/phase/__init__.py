@@ -2,7 +2,7 @@
 
 from .analyze import METRIC_KEYS, PhaseResult, analyze_study
 from .harmonic import harmonic_phase
-from .locate import LvGeometry, locate_lv
+from .geometry import LvGeometry, locate_lv
 from .metrics import latest_viable_segment, phase_metrics, segment_summary
 
 __all__ = ["METRIC_KEYS", "LvGeometry", "PhaseResult", "analyze_study", "harmonic_phase", "latest_viable_segment",

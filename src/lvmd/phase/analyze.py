@@ -1,20 +1,30 @@
-"""One gated study end to end: locate the LV, sample the wall, Fourier phase, polar maps, metrics, segments."""
+"""One gated study end to end: locate the beating LV, mask extracardiac activity, find the valve plane, sample the
+wall, Fourier phase, polar maps, metrics, segments, quality control."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from ..io.spect import GatedSpect
-from .harmonic import harmonic_phase
-from .locate import LvGeometry, locate_lv
+from .base import apex_position, find_base, valve_plane_samples
+from .geometry import LvGeometry, locate_lv
+from .harmonic import harmonic_phase, phase_from_coefficients
 from .metrics import latest_viable_segment, phase_metrics, segment_summary
 from .polarmap import samples_to_bullseye
+from .motion import harmonic_basis, noise_harmonics
+from .qc import clipping, gate_irregularity, gating_consistency, quality_warnings
+from .recovery import blur_kernel, blur_sd_mm, recover, regularisation, wall_fwhm_mm
 from .sample import WallSamples, sample_wall
 
 METRIC_KEYS = ("psd_deg", "pbw_deg", "peak_phase_deg", "mean_phase_deg", "entropy_pct", "skewness", "kurtosis")
+SMOOTHING_STEPS_MM = (2.5, 4.5, 6.5, 8.5)
+STATIC_FRACTION = 0.25  # static activity must hold this share of the LV's counts to measure each gate's scale
+TARGET_SNR = 10.0
+QC_SUMMARY_KEYS = ("localisation_confidence", "localisation_method", "extracardiac_ratio", "clipping",
+                   "gating_consistency", "lv_counts_cv", "base_slice", "base_sensitivity_deg")
 
 
 @dataclass
@@ -36,6 +46,10 @@ class PhaseResult:
     samples : pandas.DataFrame
         The unwrapped samples: rho, theta, phase_deg, perfusion_pct, thickening_pct, amplitude.
     geometry : LvGeometry
+    qc : dict
+        Quality control (see :mod:`lvmd.phase.qc`), including ``warnings``.
+    sampling : WallSamples
+        Where the wall was sampled (for the QC figure).
     """
 
     study_id: str
@@ -49,10 +63,18 @@ class PhaseResult:
     thickening_map: np.ndarray
     samples: pd.DataFrame
     geometry: LvGeometry
+    qc: dict = field(default_factory=dict)
+    sampling: WallSamples | None = None
+
+    @property
+    def warnings(self) -> list[str]:
+        """The QC warnings (human-readable lines)."""
+        return list(self.qc.get("warnings", []))
 
     def to_dict(self) -> dict:
-        """JSON-ready summary: id, gates, the metric keys, latest_segment, segments, geometry."""
+        """JSON-ready summary: id, gates, the metric keys, latest_segment, segments, geometry, qc."""
         seg = self.segments.reset_index()
+        g = self.geometry
         return {
             "id": self.study_id,
             "gates": self.gates,
@@ -61,17 +83,19 @@ class PhaseResult:
             "histogram": self.metrics["histogram"],
             "n_samples": self.metrics["n_samples"],
             "latest_segment": self.latest_segment,
+            "base_sensitivity_deg": self.qc.get("base_sensitivity_deg"),
             "segments": [{k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in row.items()}
                          for row in seg.to_dict(orient="records")],
-            "lv": {"apex_slice": self.geometry.apex_slice, "first_ring_slice": self.geometry.ring_slice,
-                   "base_slice": self.geometry.base_slice, "radius_vox": round(self.geometry.radius_vox, 3),
-                   "centre_rowcol": [round(float(v), 2) for v in self.geometry.centres[self.geometry.ring_slice]]},
+            "lv": {"apex_slice": g.apex_slice, "first_ring_slice": g.ring_slice, "base_slice": g.base_slice,
+                   "radius_vox": round(g.radius_vox, 3),
+                   "centre_rowcol": [round(float(v), 2) for v in g.centres[g.ring_slice]]},
+            "qc": self.qc,
         }
 
 
 def analyze_study(study: GatedSpect, harmonics: int = 1, n_angles: int = 40, bin_width: float = 6.0,
                   centre: tuple[float, float] | None = None, apex_slice: int | None = None,
-                  base_slice: int | None = None) -> PhaseResult:
+                  base_slice: int | None = None, mask_radius_mm: float | None = None) -> PhaseResult:
     """Phase analysis of a gated short-axis study.
 
     Parameters
@@ -83,8 +107,9 @@ def analyze_study(study: GatedSpect, harmonics: int = 1, n_angles: int = 40, bin
         Rays per slice.
     bin_width : float
         Histogram bin width, degrees.
-    centre, apex_slice, base_slice : optional
-        Manual overrides of the LV localisation.
+    centre, apex_slice, base_slice, mask_radius_mm : optional
+        Operator overrides: LV axis (row, col), apex and base slices (0-based), and a radius (mm) around the LV
+        axis outside which activity is ignored. They always win: automatic scores only add warnings.
 
     Examples
     --------
@@ -93,16 +118,69 @@ def analyze_study(study: GatedSpect, harmonics: int = 1, n_angles: int = 40, bin
     >>> 30 < result.metrics["psd_deg"] < 40
     True
     """
-    geometry = locate_lv(study.summed(), study.spacing_mm, centre, apex_slice, base_slice, study.study_id)
-    samples: WallSamples = sample_wall(study.counts, geometry, study.spacing_mm, n_angles=n_angles)
-    fourier = harmonic_phase(samples.curves, harmonics)
-    summed = samples.curves.sum(axis=1)
-    perfusion = 100.0 * summed / summed.max()
-    phase = fourier["phase"]
-    thickening = fourier["thickening_pct"]
+    counts = study.counts
+    geometry = locate_lv(counts, study.spacing_mm, centre, apex_slice, base_slice, study.study_id, mask_radius_mm)
+    summed = study.summed()
+    apex = float(apex_slice) + 1.0 if apex_slice is not None else apex_position(summed, geometry)
+    apex = min(apex, geometry.ring_slice)
+    base = find_base(counts, geometry, study.spacing_mm, apex, base_slice)
+    geometry.base_slice = base.base_slice
+    warnings = list(geometry.localisation.warnings) + list(base.warnings)
+    last = min(base.base_slice + 1, counts.shape[1] - 1)  # one slice beyond the base, for the base sensitivity
+    scale = gate_scale(counts, geometry)
+    sampled, fourier, smoothing, noise_power = _sample_adaptively(study, geometry, base.frame, last, n_angles, harmonics,
+                                                                  scale)
+    n_rows = len(sampled.grid_rho)
+    row_of = np.repeat(np.arange(n_rows), n_angles)
+    top_row = n_rows - 1 - (last - base.base_slice)  # the grid row of the base slice
+    first_sa_row = int(np.isnan(sampled.row_slice).sum())
+    valve = (valve_plane_samples(fourier["phase"], n_angles, first_sa_row) if base_slice is None
+             else np.zeros(len(row_of), bool))
+    if valve[row_of <= top_row].any():
+        warnings.append(f"{int(valve[row_of <= top_row].sum())} basal sample(s) beating in anti-phase to the LV "
+                        "(valve plane or atria) were left out of the wall")
+    mid = np.arange(geometry.ring_slice + 1, geometry.base_slice) if geometry.base_slice > geometry.ring_slice + 1 \
+        else np.array([geometry.ring_slice])
+    blur = float(np.hypot(blur_sd_mm(wall_fwhm_mm(summed, geometry.centres, mid, geometry.radius_vox,
+                                                   study.spacing_mm)), smoothing))
+    lam = regularisation(fourier["coefficients"][:, 0], noise_power)
+    # Recovery works on unit phasors: amplitude varies (defects, hypokinesis) and must not flip a weak sample.
+    unit = fourier["coefficients"] / np.maximum(np.abs(fourier["coefficients"][:, :1]), 1e-300)
+    weights = blur_kernel(sampled.positions_mm, blur) if blur > 0 else None
+
+    def wall(row: int) -> np.ndarray:
+        """Indices of the wall samples when the base is grid row ``row``."""
+        return np.flatnonzero((row_of <= row) & ~valve)
+
+    def recovered_phase(index: np.ndarray) -> np.ndarray:
+        return phase_from_coefficients(recover(unit[index], weights, lam, index))
+
+    main = wall(top_row)
+    phase = recovered_phase(main)
     metrics = phase_metrics(phase, bin_width)
-    segments = segment_summary(samples.rho, samples.theta, phase, perfusion, thickening)
-    grid = (samples.grid_rho, samples.n_angles)
+    changes = [abs(phase_metrics(recovered_phase(wall(row)), bin_width)["psd_deg"] - metrics["psd_deg"])
+               for row in (top_row - 1, top_row + 1) if first_sa_row + 1 <= row < n_rows]
+    sensitivity = float(max(changes)) if changes else 0.0
+    thickening = fourier["thickening_pct"][main]
+    amplitude = fourier["amplitude"][main]
+    summed_counts = sampled.curves[main].sum(axis=1)
+    reference = _perfusion_reference(summed_counts, sampled.summed[main], geometry.level)
+    perfusion = np.minimum(100.0 * summed_counts / reference, 100.0)
+    rho, theta = sampled.rho[main], sampled.theta[main]
+    segments = segment_summary(rho, theta, phase, perfusion, thickening)
+    shown = sampled.rows(np.arange(n_rows) <= top_row)
+    grid = (shown.grid_rho, n_angles)
+
+    def bullseye(values: np.ndarray, circular: bool = False) -> np.ndarray:
+        return samples_to_bullseye(_fill_upwards(values, main, top_row + 1, n_angles), *grid, circular=circular)
+
+    qc = _quality(study, geometry, shown, base, sensitivity)
+    qc["gate_scale"] = [round(float(v), 5) for v in scale]
+    power = np.abs(fourier["coefficients"][:, 0]) ** 2
+    qc.update(valve_plane_samples=int(valve[row_of <= top_row].sum()), blur_sd_mm=round(blur, 3),
+              smoothing_mm=smoothing, recovery_lambda=round(lam, 5),
+              phase_noise_deg=round(float(np.degrees(np.sqrt(noise_power / (2.0 * max(np.median(power), 1e-300))))), 3))
+    qc["warnings"] = warnings + quality_warnings(qc)
     return PhaseResult(
         study_id=study.study_id,
         gates=study.gates,
@@ -110,11 +188,116 @@ def analyze_study(study: GatedSpect, harmonics: int = 1, n_angles: int = 40, bin
         metrics=metrics,
         segments=segments,
         latest_segment=latest_viable_segment(segments),
-        phase_map=samples_to_bullseye(phase, *grid, circular=True),
-        perfusion_map=samples_to_bullseye(perfusion, *grid),
-        thickening_map=samples_to_bullseye(thickening, *grid),
-        samples=pd.DataFrame({"rho": samples.rho, "theta_deg": samples.theta, "phase_deg": phase,
-                              "perfusion_pct": perfusion, "thickening_pct": thickening,
-                              "amplitude": fourier["amplitude"]}),
+        phase_map=bullseye(phase, circular=True),
+        perfusion_map=bullseye(perfusion),
+        thickening_map=bullseye(thickening),
+        samples=pd.DataFrame({"rho": rho, "theta_deg": theta, "phase_deg": phase, "perfusion_pct": perfusion,
+                              "thickening_pct": thickening, "amplitude": amplitude}),
         geometry=geometry,
+        qc=qc,
+        sampling=shown,
     )
+
+
+def _fill_upwards(values: np.ndarray, index: np.ndarray, rows: int, n_angles: int) -> np.ndarray:
+    """A full (rows x n_angles) grid from the wall samples at ``index``: each gap (a valve-plane sample left out)
+    shows the wall sample below it at the same angle, so the polar map stays whole."""
+    grid = np.full(rows * n_angles, np.nan)
+    grid[index] = values
+    grid = grid.reshape(rows, n_angles)
+    for r in range(1, rows):
+        gap = np.isnan(grid[r])
+        grid[r, gap] = grid[r - 1, gap]
+    return grid.ravel()
+
+
+def _noise_power(curves: np.ndarray) -> float:
+    """Expected first-harmonic power of noise alone, from the highest harmonics of the (N, T) sample curves."""
+    T = curves.shape[1]
+    noise = harmonic_basis(T, noise_harmonics(T)) @ curves.T
+    return float((noise**2).mean() * 2.0)
+
+
+def gate_scale(counts: np.ndarray, geometry: LvGeometry) -> np.ndarray:
+    """Each gate's counts relative to the mean, measured on static activity away from the LV (1 where there is too
+    little of it): gating dropouts and bad-beat rejection scale every voxel of a gate alike, which would shift every
+    sample's phase towards the short gate."""
+    T, Z, Y, X = counts.shape
+    yy, xx = np.ogrid[0:Y, 0:X]
+    lv = np.zeros((Z, Y, X), bool)
+    for z in range(max(geometry.apex_slice - 3, 0), min(geometry.base_slice + 4, Z)):
+        c = geometry.centres[z]
+        lv[z] = (yy - c[0]) ** 2 + (xx - c[1]) ** 2 <= (2.0 * geometry.radius_vox) ** 2
+    mean = counts.mean(axis=0)
+    static = ~lv & (mean >= 0.1 * geometry.level / T)
+    if geometry.extracardiac is not None:
+        static |= geometry.extracardiac & (mean > 0)
+    totals = counts.reshape(T, -1) @ static.ravel().astype(np.float32)
+    if totals.sum() < STATIC_FRACTION * float(counts[:, lv].sum()) or totals.min() <= 0:
+        return np.ones(T)
+    return totals / totals.mean()
+
+
+def _sample_adaptively(study: GatedSpect, geometry: LvGeometry, frame, last: int, n_angles: int, harmonics: int,
+                       scale: np.ndarray):
+    """Sample the wall with the least smoothing that gives the samples a usable signal-to-noise ratio.
+
+    Noisy studies (few counts per gate) are smoothed more before the maximal-count search: a median sample's
+    first-harmonic power should reach ``TARGET_SNR`` times the noise power (phase noise of about 13 degrees).
+    Each gate's counts are divided by its ``scale`` (:func:`gate_scale`).
+    Returns the samples, their Fourier analysis, the smoothing used (mm) and the noise power.
+    """
+    for smoothing in SMOOTHING_STEPS_MM:
+        sampled = sample_wall(study.counts, geometry, study.spacing_mm, frame, last_slice=last, n_angles=n_angles,
+                              smoothing_mm=smoothing)
+        sampled.curves /= scale[None, :]
+        fourier = harmonic_phase(sampled.curves, harmonics)
+        noise = _noise_power(sampled.curves)
+        signal = float(np.median(np.abs(fourier["coefficients"][:, 0]) ** 2))
+        if noise <= 0 or signal >= TARGET_SNR * noise:
+            break
+    return sampled, fourier, smoothing, noise
+
+
+def _perfusion_reference(summed_counts: np.ndarray, wall_counts: np.ndarray, level: float) -> float:
+    """Perfusion 100 %: the brightest sample that is not lit by extracardiac spill (wall count <= 1.3 x LV level)."""
+    clean = wall_counts <= 1.3 * level if level > 0 else np.ones(len(wall_counts), bool)
+    pool = summed_counts[clean] if clean.any() else summed_counts
+    return float(max(pool.max(), 1e-12))
+
+
+def _quality(study: GatedSpect, geometry: LvGeometry, samples: WallSamples, base, sensitivity: float) -> dict:
+    """The QC block of a result (see :mod:`lvmd.phase.qc`), warnings excluded."""
+    counts = study.counts
+    T, Z, Y, X = counts.shape
+    pix = (study.spacing_mm[1] + study.spacing_mm[2]) / 2.0
+    yy, xx = np.ogrid[0:Y, 0:X]
+    region = np.zeros((Z, Y, X), bool)
+    reach = 1.6 * geometry.radius_vox + 4.0 / pix
+    for z in range(max(geometry.apex_slice - 1, 0), min(geometry.base_slice + 2, Z)):
+        c = geometry.centres[z]
+        region[z] = (yy - c[0]) ** 2 + (xx - c[1]) ** 2 <= reach**2
+    lv_counts = (counts.reshape(T, -1) @ region.ravel().astype(np.float32)).astype(np.float64)
+    clipped, detail = clipping(counts, region)
+    sa = ~np.isnan(samples.row_slice)
+    wall_curve = samples.curves.reshape(len(samples.grid_rho), samples.n_angles, T)[sa].mean(axis=(0, 1))
+    loc = geometry.localisation
+    return {
+        "localisation_confidence": round(float(loc.confidence), 4),
+        "localisation_method": loc.method,
+        "localisation_score": round(float(loc.score), 4),
+        "beating_snr": None if loc.beating_snr is None else round(float(loc.beating_snr), 3),
+        "extracardiac_ratio": round(float(geometry.extracardiac_ratio), 4),
+        "extracardiac_masked_voxels": int(geometry.extracardiac.sum()) if geometry.extracardiac is not None else 0,
+        "lv_counts_per_gate": [round(float(v), 3) for v in lv_counts],
+        "lv_counts_cv": round(float(lv_counts.std() / max(lv_counts.mean(), 1e-12)), 5),
+        "gate_irregularity": round(gate_irregularity(lv_counts), 5),
+        "clipping": clipped,
+        "clipping_detail": detail,
+        "gating_consistency": round(gating_consistency(wall_curve), 4),
+        "base_slice": int(geometry.base_slice),
+        "base_position": round(float(base.frame.base), 3),
+        "apex_position": round(float(base.frame.apex), 3),
+        "base_descent_mm": round(float(base.descent_mm), 2),
+        "base_sensitivity_deg": round(float(sensitivity), 3),
+    }

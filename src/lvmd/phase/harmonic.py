@@ -22,6 +22,22 @@ def fourier_coefficients(curves: np.ndarray, harmonics: int) -> tuple[np.ndarray
     return mean, a, b
 
 
+def phase_from_coefficients(coefficients: np.ndarray, resolution: int = 720) -> np.ndarray:
+    """Phase (degrees, [0, 360)) of the peak of each curve's Fourier approximation from its complex coefficients.
+
+    ``coefficients`` (N, K): a_k + i b_k for harmonics k = 1..K. With one harmonic the phase is the angle of the
+    first harmonic (the fitted cosine's maximum); with more, the maximum of the approximation on a grid.
+    """
+    c = np.asarray(coefficients)
+    c = c[:, None] if c.ndim == 1 else c
+    if c.shape[1] == 1:
+        return np.degrees(np.angle(c[:, 0])) % 360.0
+    grid = np.arange(resolution) / resolution
+    k = np.arange(1, c.shape[1] + 1)[:, None]
+    fitted = c.real @ np.cos(2 * np.pi * k * grid) + c.imag @ np.sin(2 * np.pi * k * grid)
+    return (np.argmax(fitted, axis=1) / resolution * 360.0) % 360.0
+
+
 def harmonic_phase(curves: np.ndarray, harmonics: int = 1, resolution: int = 720) -> dict[str, np.ndarray]:
     """Phase (degrees of R-R, [0, 360)) of each curve's peak, from its Fourier approximation.
 
@@ -33,18 +49,14 @@ def harmonic_phase(curves: np.ndarray, harmonics: int = 1, resolution: int = 720
     -------
     dict
         ``phase`` (degrees), ``amplitude`` (first-harmonic amplitude, counts), ``mean`` (counts),
-        ``thickening_pct`` (2 x amplitude over the fitted minimum, %, from the first harmonic).
+        ``thickening_pct`` (2 x amplitude over the fitted minimum, %, from the first harmonic),
+        ``coefficients`` (N, harmonics) complex a_k + i b_k.
     """
     curves = np.asarray(curves, dtype=np.float64)
     mean, a, b = fourier_coefficients(curves, harmonics)
-    amplitude = np.hypot(a[:, 0], b[:, 0])
-    if harmonics == 1:
-        phase = np.degrees(np.arctan2(b[:, 0], a[:, 0])) % 360.0
-    else:
-        grid = np.arange(resolution) / resolution
-        k = np.arange(1, harmonics + 1)[:, None]
-        fitted = a @ np.cos(2 * np.pi * k * grid) + b @ np.sin(2 * np.pi * k * grid)
-        phase = (np.argmax(fitted, axis=1) / resolution * 360.0) % 360.0
+    coefficients = a + 1j * b
+    amplitude = np.abs(coefficients[:, 0])
     floor = np.maximum(mean - amplitude, 1e-9)
     thickening = 100.0 * 2.0 * amplitude / floor
-    return {"phase": phase, "amplitude": amplitude, "mean": mean, "thickening_pct": thickening}
+    return {"phase": phase_from_coefficients(coefficients, resolution), "amplitude": amplitude, "mean": mean,
+            "thickening_pct": thickening, "coefficients": coefficients}

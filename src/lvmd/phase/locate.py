@@ -1,55 +1,99 @@
-"""Automatic LV localisation in a short-axis study: centre per slice, apex and base slices, wall radius.
+"""Find the beating LV among hotter static activity: the localisation every entry point shares.
 
-A ring detector finds the LV: in each slice the image is correlated with the four quadrants of an annulus and with
-the disc inside it; the score is the weakest quadrant's mean minus the inner disc's mean. A myocardial ring with a
-cold cavity scores high in every quadrant; a hot solid blob (liver, gut) scores about zero, and the edge of one
-scores low in the quadrants that miss it -- so extracardiac activity hotter than the myocardium does not attract
-the detector, and the LV may sit anywhere in the field of view.
+Three kinds of evidence, in this order of weight:
+
+1. **Motion** (gated data): the heart beats and the liver, gut loops and injection site do not
+   (:mod:`lvmd.phase.motion`). The LV is where the noise-corrected first-harmonic power concentrates.
+2. **Shape**: the LV myocardium is a ring around a colder cavity in short-axis slices (a shell in 3-D). The ring
+   (shell) detector correlates the image with the quadrants (octants) of an annulus (spherical shell) and with the
+   disc (ball) inside it; its score is the weakest sector's mean minus the inner mean, so a hot solid blob scores
+   about zero and the edge of one scores low in the sectors that miss it.
+3. **Anatomy**: a caller-supplied prior (in a transaxial volume the LV lies left, anterior and superior of the
+   abdomen; in a short-axis file it is near the middle of the field of view).
+
+Nothing is normalised by the field of view's brightest voxel. The shape detector runs on the image clipped at the
+LV's own level -- estimated around the beating centre, or, without motion, tried at several clip levels from the
+brightest voxel down -- so a gut loop 10x hotter than the myocardium becomes a flat plateau that no ring matches.
+The LV level itself is the robust peak of rays cast from the LV centre (rays that run into hotter activity are set
+aside), and every later normalisation (wall thresholds, perfusion %) uses it.
+
+``locate_lv`` applies this to short-axis studies; :mod:`lvmd.scanner.reorient` applies :func:`find_beating_lv`
+with the 3-D shell detector to transaxial volumes.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Callable
 
 import numpy as np
-from functools import lru_cache
-
 from scipy import fft as sfft
 from scipy import ndimage
 
 from ..errors import SpectError
+from .motion import BeatingMap, beating_map
 
-WALL_RADII_MM = (14.0, 19.0, 24.0, 30.0, 36.0)  # candidate mid-wall radii of the LV
+WALL_RADII_MM = (14.0, 19.0, 24.0, 30.0, 36.0)  # candidate mid-wall radii of the LV in short-axis slices
+SHELL_RADII_MM = (16.0, 21.0, 27.0, 33.0)  # candidate mid-wall radii of the LV as a 3-D shell
 RING_HALF_WIDTH_MM = 4.0
+CLIP_ABOVE_LEVEL = 1.3  # the image is clipped at this multiple of the LV level before the shape detector runs
+EXTRACARDIAC_HOT = 1.5  # activity above this multiple of the LV level cannot be myocardium
+MIN_RING_SCORE = 0.08  # short-axis ring score (relative to the LV level) below which no LV is accepted automatically
+MIN_SHELL_SCORE = 0.05  # the same for the 3-D shell detector (its octants are smaller, its scores lower)
+MIN_BEATING_SNR = 1.0  # beating power over noise power around the LV below which motion is not used
+MOTION_FULL_WEIGHT_SNR = 2.0  # a candidate beating this clearly gets the full weight of motion
+LV_REACH_MM = 45.0  # the LV's beating is gathered over about this radius
+MULTILEVEL_STEPS = 4  # without motion the shape detector runs at clip levels peak x 1, 1/2, 1/4, 1/8
+NO_LV_HINT_SA = "give the LV centre (--centre ROW COL), and --mask-radius MM if hot activity lies near it"
 
 
 @dataclass
-class LvGeometry:
-    """Where the LV is: per-slice centre (row, col), the slices it spans and its mid-wall radius.
+class Candidate:
+    """A possible LV position from the shape detector: score relative to the clip level, centre, radius (voxels)."""
+
+    score: float
+    centre: np.ndarray
+    radius_vox: float
+    level: float = 1.0
+
+
+@dataclass
+class Localisation:
+    """Where the LV is and how sure lvmd is about it.
 
     Attributes
     ----------
-    centres : numpy.ndarray, shape (Z, 2)
-        LV axis position (row, col) in every slice (voxels).
-    apex_slice : int
-        First slice that holds apical myocardium.
-    ring_slice : int
-        First slice (from the apex) where the wall is a ring around a cavity; slices before it form the apical cap.
-    base_slice : int
-        Last slice holding myocardium.
+    centre : numpy.ndarray
+        LV centre in the volume's voxel coordinates.
     radius_vox : float
-        Mid-ventricular mid-wall radius (voxels, in-plane).
+        Mid-wall radius (voxels, in the detector's plane).
+    level : float
+        The LV's own peak level on the summed image: every threshold and percentage is relative to it.
+    confidence : float
+        0-1: shape score, agreement of the shape with where the heart beats, beating signal-to-noise.
+    method : str
+        ``"beating"`` (motion + shape + anatomy), ``"shape"`` (no usable motion: shape + anatomy) or ``"manual"``.
+    score : float
+        Shape score at the centre, relative to ``level``.
+    beating_snr : float or None
+        Beating power over noise power around the centre (None without gates).
+    warnings : list of str
     """
 
-    centres: np.ndarray
-    apex_slice: int
-    ring_slice: int
-    base_slice: int
+    centre: np.ndarray
     radius_vox: float
+    level: float
+    confidence: float
+    method: str
+    score: float
+    beating_snr: float | None = None
+    warnings: list[str] = field(default_factory=list)
 
 
+# ------------------------------------------------------------------------------------------------ shape detectors
 @lru_cache(maxsize=64)
-def _kernel_spectra(radius: float, half_width: float, shape: tuple[int, int]) -> np.ndarray:
+def _ring_kernel_spectra(radius: float, half_width: float, shape: tuple[int, int]) -> np.ndarray:
     """FFTs of the four quadrant kernels and the inner-disc kernel, each centred at the origin, zero-padded."""
     size = int(np.ceil(radius + half_width)) + 1
     yy, xx = np.mgrid[-size:size + 1, -size:size + 1].astype(float)
@@ -68,126 +112,262 @@ def _kernel_spectra(radius: float, half_width: float, shape: tuple[int, int]) ->
     return sfft.rfft2(padded, axes=(1, 2))
 
 
-def ring_score(spectrum: np.ndarray, shape: tuple[int, int], image_shape: tuple[int, int], radius_vox: float,
-               half_width_vox: float) -> np.ndarray:
-    """Ring-detector score of every voxel of an image (given by its 2-D spectrum per slice) as an LV centre."""
-    responses = sfft.irfft2(spectrum[None] * _kernel_spectra(radius_vox, half_width_vox, shape)[:, None],
-                            s=shape, axes=(2, 3))[..., : image_shape[0], : image_shape[1]]
-    return responses[:4].min(axis=0) - responses[4]
+def ring_scores(image: np.ndarray, pix_mm: float, radii_vox: list[float]) -> tuple[np.ndarray, np.ndarray]:
+    """Best ring score over ``radii_vox`` of every voxel of a (Z, Y, X) stack of slices, and the winning radius.
 
-
-def _best_ring(image: np.ndarray, pix: float, radii: list[float], near: tuple[float, float] | None):
-    """Best ring-detector score over radii (voxels) in a (Z, Y, X) image, optionally within 2 voxels of ``near``.
-
-    Returns ``(score, (z, y, x), radius, score_volume)`` or None when no radius fits the field of view.
+    One 2-D FFT of the image is reused for every radius; the score is the weakest quadrant minus the inner disc.
     """
     Z, Y, X = image.shape
-    half_width = max(RING_HALF_WIDTH_MM / pix, 1.0)
-    fitting = [r for r in radii if 2 * (r + 2) < min(Y, X)]
-    if not fitting:
-        return None
-    pad = int(np.ceil(max(fitting) + half_width)) + 1
+    half_width = max(RING_HALF_WIDTH_MM / pix_mm, 1.0)
+    pad = int(np.ceil(max(radii_vox) + half_width)) + 1
     shape = (sfft.next_fast_len(Y + pad, real=True), sfft.next_fast_len(X + pad, real=True))
-    spectrum = sfft.rfft2(image, s=shape, axes=(1, 2))  # one transform of the image, reused for every kernel
-    best = None
-    for r in fitting:
-        score = ring_score(spectrum, shape, (Y, X), r, half_width)
-        if near is not None:
-            cy, cx = int(round(near[0])), int(round(near[1]))
-            window = np.full_like(score, -np.inf)
-            ys, xs = slice(max(cy - 2, 0), cy + 3), slice(max(cx - 2, 0), cx + 3)
-            window[:, ys, xs] = score[:, ys, xs]
-            score = window
-        idx = np.unravel_index(int(np.argmax(score)), score.shape)
-        if best is None or score[idx] > best[0]:
-            best = (float(score[idx]), tuple(int(v) for v in idx), float(r), score)
-    return best
+    spectrum = sfft.rfft2(image, s=shape, axes=(1, 2))
+    best = np.full(image.shape, -np.inf)
+    radius = np.zeros(image.shape)
+    for r in radii_vox:
+        responses = sfft.irfft2(spectrum[None] * _ring_kernel_spectra(r, half_width, shape)[:, None], s=shape,
+                                axes=(2, 3))[..., :Y, :X]
+        score = responses[:4].min(axis=0) - responses[4]
+        better = score > best
+        best[better] = score[better]
+        radius[better] = r
+    return best, radius
 
 
-def locate_lv(summed: np.ndarray, spacing_mm: tuple[float, float, float], centre: tuple[float, float] | None = None,
-              apex_slice: int | None = None, base_slice: int | None = None, study_id: str = "study") -> LvGeometry:
-    """Find the LV in an ungated (Z, Y, X) short-axis image.
+@lru_cache(maxsize=32)
+def _shell_kernels(radius: float, half_width: float) -> np.ndarray:
+    """The eight octant kernels of a spherical shell and the inner-ball kernel (isotropic voxels)."""
+    size = int(np.ceil(radius + half_width)) + 1
+    g = np.mgrid[-size:size + 1, -size:size + 1, -size:size + 1].astype(float)
+    r = np.sqrt((g**2).sum(axis=0))
+    shell = np.abs(r - radius) <= half_width
+    kernels = []
+    for sx in (-1, 1):
+        for sy in (-1, 1):
+            for sz in (-1, 1):
+                octant = shell & (sx * g[0] >= 0) & (sy * g[1] >= 0) & (sz * g[2] >= 0)
+                kernels.append(octant / octant.sum())
+    inner = r <= max(radius - 2 * half_width, 0.55 * radius, 1.0)
+    kernels.append(inner / inner.sum())
+    return np.stack(kernels)
+
+
+def shell_scores(image: np.ndarray, radius_vox: float, half_width_vox: float) -> np.ndarray:
+    """3-D shell score of every voxel of an isotropic volume: weakest octant minus the inner ball."""
+    kernels = _shell_kernels(radius_vox, half_width_vox)
+    k = kernels.shape[-1]
+    shape = tuple(sfft.next_fast_len(n + k - 1, real=True) for n in image.shape)
+    spectrum = sfft.rfftn(image, shape)
+    out = sfft.irfftn(spectrum[None] * sfft.rfftn(kernels[:, ::-1, ::-1, ::-1], shape, axes=(1, 2, 3)), shape,
+                      axes=(1, 2, 3))
+    h = k // 2
+    out = out[:, h:h + image.shape[0], h:h + image.shape[1], h:h + image.shape[2]]
+    return out[:8].min(axis=0) - out[8]
+
+
+def top_candidates(score: np.ndarray, radius: np.ndarray, separation_vox, n: int = 8) -> list[Candidate]:
+    """The ``n`` best local maxima of a score volume at least ``separation_vox`` apart (per axis)."""
+    size = tuple(max(3, int(2 * s) | 1) for s in np.broadcast_to(separation_vox, (score.ndim,)))
+    finite = np.where(np.isfinite(score), score, -np.inf)
+    peaks = (finite == ndimage.maximum_filter(finite, size=size, mode="constant", cval=-np.inf)) & (finite > 0)
+    idx = np.argwhere(peaks)
+    order = np.argsort(finite[peaks])[::-1][:n]
+    return [Candidate(float(finite[tuple(idx[i])]), idx[i].astype(float), float(radius[tuple(idx[i])]))
+            for i in order]
+
+
+# -------------------------------------------------------------------------------------------- shared evidence
+def fibonacci_directions(n: int = 64) -> np.ndarray:
+    """``n`` unit vectors spread evenly over the sphere (a Fibonacci lattice), shape (n, 3)."""
+    i = np.arange(n) + 0.5
+    polar = np.arccos(1 - 2 * i / n)
+    azimuth = np.pi * (1 + 5**0.5) * i
+    return np.column_stack([np.cos(polar), np.sin(polar) * np.cos(azimuth), np.sin(polar) * np.sin(azimuth)])
+
+
+def ray_maxima(image: np.ndarray, centre, spacing_mm, reach_mm: tuple[float, float] = (6.0, 45.0)) -> np.ndarray:
+    """Maximum of each of 64 rays cast in 3-D from ``centre`` between ``reach_mm`` (mm from it)."""
+    directions = fibonacci_directions(64) / np.asarray(spacing_mm, float)[None, :]  # mm -> voxels per axis
+    steps = np.arange(reach_mm[0], reach_mm[1], 1.5)
+    points = np.asarray(centre, float)[:, None, None] + directions.T[:, :, None] * steps[None, None, :]
+    values = ndimage.map_coordinates(image, points.reshape(3, -1), order=1, mode="constant").reshape(points.shape[1:])
+    return values.max(axis=1)
+
+
+def lv_level(image: np.ndarray, centre, spacing_mm) -> float:
+    """The LV's robust peak level: rays cast in 3-D from the LV centre, each ray's maximum, hot rays set aside.
+
+    A ray that runs into extracardiac activity (its maximum above 1.5x the median ray) is discarded; the level is
+    the 90th percentile of the others, i.e. the brightest myocardium, not the brightest voxel.
+    """
+    return _level(ray_maxima(image, centre, spacing_mm))
+
+
+def _level(maxima: np.ndarray) -> float:
+    median = float(np.median(maxima))
+    if median <= 0:
+        return float(maxima.max())
+    return float(np.percentile(maxima[maxima <= EXTRACARDIAC_HOT * median], 90))
+
+
+def beating_support(beating: BeatingMap, radius_mm: float, spacing_mm) -> np.ndarray:
+    """Beating power gathered over about ``radius_mm`` around every (binned) voxel: where the heart beats.
+
+    A Gaussian of SD radius / 2 stands in for a ball (separable, so cheap on any grid).
+    """
+    voxel = np.asarray(spacing_mm, float) * np.asarray(beating.factor)
+    return ndimage.gaussian_filter(beating.power, 0.5 * radius_mm / voxel, mode="constant")
+
+
+def _binned_index(beating: BeatingMap, centre) -> tuple[int, ...]:
+    idx = np.floor(np.asarray(centre, float) / np.asarray(beating.factor)).astype(int)
+    return tuple(int(np.clip(i, 0, n - 1)) for i, n in zip(idx, beating.power.shape))
+
+
+def find_beating_lv(counts: np.ndarray, spacing_mm, search: Callable[[np.ndarray, np.ndarray | None], list[Candidate]],
+                    prior: Callable[[np.ndarray], float] | None = None, centre=None, study_id: str = "study",
+                    no_lv_hint: str = NO_LV_HINT_SA, image: np.ndarray | None = None,
+                    min_score: float = MIN_RING_SCORE, exhaustive: bool = False) -> Localisation:
+    """Locate the LV in a gated (T, A, B, C) or ungated (A, B, C) volume; the shared logic of every entry point.
 
     Parameters
     ----------
-    summed : numpy.ndarray
-        Sum over gates.
-    spacing_mm : tuple
-        (dz, dy, dx).
-    centre : (row, col), optional
-        Manual LV axis position, used in every slice.
-    apex_slice, base_slice : int, optional
-        Manual apex and base slices (0-based, apex < base).
+    counts : numpy.ndarray
+        Gated counts (T >= 4 gates give motion evidence) or one summed volume.
+    spacing_mm : sequence of 3 float
+        Voxel size along the three spatial axes.
+    search : callable
+        Shape detector ``search(image, near)``: takes the image clipped and scaled so that the LV level is about 1
+        and returns :class:`Candidate` objects (score relative to that level, centre in voxels, radius); with
+        ``near`` (a centre whose NaN coordinates are free) only candidates within a few voxels of it.
+    prior : callable, optional
+        Anatomical prior: centre (voxels) -> weight in (0, 1].
+    centre : sequence of 3 float, optional
+        Operator's LV centre (NaN for a coordinate the detector may choose): always used; the scores are measured
+        there and can only warn.
+    no_lv_hint : str
+        What the operator can give when no LV is found (named in the error message).
+    image : numpy.ndarray, optional
+        The summed image already smoothed by the caller (default: a Gaussian of 0.7 voxels).
+    min_score : float
+        Shape score (relative to the LV level) below which no LV is accepted automatically.
+    exhaustive : bool
+        Always search at every clip level (default: only when the beating region's level gives no convincing,
+        beating candidate).
 
     Raises
     ------
     SpectError
-        No ring-shaped LV found (pointing to the manual overrides).
+        No ring/shell-shaped, beating LV anywhere (one line, naming what to try).
     """
-    dz, dy, dx = spacing_mm
-    pix = (dy + dx) / 2.0
-    Z, Y, X = summed.shape
-    image = ndimage.gaussian_filter(summed.astype(np.float64), (0, 0.7, 0.7))
+    counts = np.asarray(counts)
+    gated = counts.ndim == 4 and counts.shape[0] >= 4
+    if image is None:
+        summed = counts.sum(axis=0) if counts.ndim == 4 else counts
+        image = ndimage.gaussian_filter(summed.astype(np.float64), 0.7)
     peak = float(image.max())
     if peak <= 0:
         raise SpectError(f"{study_id}: empty field of view")
-    image /= peak
-    # Only slices with appreciable activity can hold the LV.
-    active = np.flatnonzero(image.reshape(Z, -1).max(axis=1) >= 0.15)
-    z_lo, z_hi = int(active.min()), int(active.max()) + 1
-    # Coarse search over radii on a 2x2-binned image, then the best radius at full resolution.
-    binned = image[z_lo:z_hi, : Y // 2 * 2, : X // 2 * 2].reshape(z_hi - z_lo, Y // 2, 2, X // 2, 2).mean(axis=(2, 4))
-    hint = None if centre is None else (centre[0] / 2.0, centre[1] / 2.0)
-    coarse = _best_ring(binned, 2 * pix, [r / (2 * pix) for r in WALL_RADII_MM], hint)
-    if coarse is None:
-        raise SpectError(f"{study_id}: no LV found (field of view too small for an LV ring); "
-                         "give the centre, apex and base slices manually (--centre, --apex, --base)")
-    _, (_, yc, xc), r_coarse, _ = coarse
-    hint = centre if centre is not None else (2 * yc + 0.5, 2 * xc + 0.5)
-    # Full resolution, best radius only, on a window around the coarse centre (the kernels reach 2r + margin).
-    reach = int(np.ceil(4 * r_coarse + 2 * max(RING_HALF_WIDTH_MM / pix, 1.0))) + 6
-    y_lo, x_lo = max(int(hint[0]) - reach, 0), max(int(hint[1]) - reach, 0)
-    y_hi, x_hi = min(int(hint[0]) + reach + 1, Y), min(int(hint[1]) + reach + 1, X)
-    fine = _best_ring(image[z_lo:z_hi, y_lo:y_hi, x_lo:x_hi], pix, [2 * r_coarse], (hint[0] - y_lo, hint[1] - x_lo))
-    if fine is None or fine[0] < 0.1:
-        raise SpectError(f"{study_id}: no LV found (no myocardial ring around a cavity); "
-                         "give the centre, apex and base slices manually (--centre, --apex, --base)")
-    top, (z0, y0, x0), radius, partial = fine
-    z0, y0, x0 = z0 + z_lo, y0 + y_lo, x0 + x_lo
-    score = np.full((Z, Y, X), -np.inf)
-    score[z_lo:z_hi, y_lo:y_hi, x_lo:x_hi] = partial
-    # Per-slice centre: the ring score's maximum within 2 voxels of the global centre, in slices with a ring.
-    centres = np.tile(np.array([y0, x0], dtype=float), (Z, 1))
-    ring = np.zeros(Z, dtype=bool)
-    for z in range(Z):
-        window = score[z, max(y0 - 2, 0):y0 + 3, max(x0 - 2, 0):x0 + 3]
-        ring[z] = window.max() >= 0.35 * top
-        if ring[z] and centre is None:
-            wy, wx = np.unravel_index(int(np.argmax(window)), window.shape)
-            centres[z] = (max(y0 - 2, 0) + wy, max(x0 - 2, 0) + wx)
+    prior = prior or (lambda c: 1.0)
+    warnings: list[str] = []
+    beating = beating_map(counts, spacing_mm) if gated else None
+    if beating is not None:  # beating and noise power gathered around every voxel, for the signal-to-noise ratio
+        sigma = 0.5 * LV_REACH_MM / (np.asarray(spacing_mm, float) * np.asarray(beating.factor))
+        gathered = [ndimage.gaussian_filter(m, sigma, mode="constant") for m in (beating.excess, beating.noise)]
+
+    def motion_at(c) -> float | None:
+        """Beating signal-to-noise around a candidate centre (None without gates)."""
+        if beating is None:
+            return None
+        index = _binned_index(beating, c)
+        return float(gathered[0][index] / gathered[1][index]) if gathered[1][index] > 0 else 0.0
+
+    def multilevel(near) -> list[Candidate]:
+        found = []
+        for level in peak * 2.0 ** -np.arange(MULTILEVEL_STEPS):
+            found += [Candidate(k.score, k.centre, k.radius_vox, level) for k in search(np.minimum(image, level) / level, near)]
+        return found
+
     if centre is not None:
-        centres[:] = centre
-    lo = z0
-    while lo > 0 and ring[lo - 1]:
-        lo -= 1
-    hi = z0
-    while hi < Z - 1 and ring[hi + 1]:
-        hi += 1
-    # The apical cap: slices below the first ring whose centre region is still myocardial (>= 50 % of the LV max).
-    yy, xx = np.ogrid[0:Y, 0:X]
-    disc = (yy - y0) ** 2 + (xx - x0) ** 2 <= (1.3 * radius) ** 2
-    lv_max = max(float(image[z][disc].max()) for z in range(lo, hi + 1))
-    apex = lo
-    while apex > 0 and image[apex - 1][disc].max() >= 0.5 * lv_max:
-        apex -= 1
-    centres[:lo] = centres[lo]
-    centres[hi + 1:] = centres[hi]
-    if apex_slice is not None:
-        apex = int(apex_slice)
-        lo = max(lo, apex + 1) if lo > apex else apex + 1
-    if base_slice is not None:
-        hi = int(base_slice)
-    if not (0 <= apex < lo <= hi < Z):
-        raise SpectError(f"{study_id}: apex slice {apex}, first ring slice {lo} and base slice {hi} are inconsistent "
-                         f"in a {Z}-slice volume; check the manual apex/base slices")
-    return LvGeometry(centres, int(apex), int(lo), int(hi), float(radius))
+        given = np.asarray(centre, float)
+        candidates = multilevel(given)
+        best = max(candidates, key=lambda k: k.score) if candidates else None
+        c = np.where(np.isnan(given), best.centre if best is not None else 0.0, given)
+        level = lv_level(image, c, spacing_mm)
+        if level <= 0.05 * peak:
+            warnings.append("little activity around the given LV centre: check it on the QC figure")
+            level = max(level, float(np.percentile(image[image > 0], 99)))
+        score = best.score * best.level / level if best is not None and level > 0 else 0.0
+        chosen = Candidate(score, c, best.radius_vox if best is not None else 0.0, level)
+        return _assess(chosen, "manual", motion_at(c), prior, warnings)
+    candidates: list[Candidate] = []
+    if beating is not None and beating.power.max() > 0:
+        # Where the heart beats most: the shape search at that region's level, anywhere and near it.
+        support = beating_support(beating, LV_REACH_MM, spacing_mm)
+        heart = beating.to_original(np.unravel_index(int(np.argmax(support)), support.shape))
+        level = lv_level(image, heart, spacing_mm)
+        if level > 0:
+            clipped = np.minimum(image, CLIP_ABOVE_LEVEL * level) / level
+            candidates = [Candidate(k.score, k.centre, k.radius_vox, level) for k in search(clipped, None)]
+    scored = [_described(k, image, spacing_mm, motion_at) for k in _distinct(candidates)]
+    convincing = any(d["motion"] >= MIN_BEATING_SNR and d["candidate"].score >= 2 * min_score for d in scored)
+    if exhaustive or not convincing:  # the beating region's level may be a hot organ's: try every clip level too
+        scored += [_described(k, image, spacing_mm, motion_at) for k in _distinct(multilevel(None), candidates)]
+    if not scored:
+        raise SpectError(f"{study_id}: no LV found (no ring-shaped myocardium anywhere in the field of view); "
+                         f"{no_lv_hint}")
+    motion_ok = any(d["motion"] is not None and d["motion"] >= MIN_BEATING_SNR for d in scored)
+    if gated and not motion_ok:
+        warnings.append("no cardiac motion found over the gates (identical, clipped or inconsistent gates?): the LV "
+                        "was located by shape and anatomy only")
+    brightest = max(d["enclosure"] for d in scored)
+
+    def rank(d: dict) -> float:
+        # Shape at the clip level it was found at; enclosed all round by myocardium as bright as the clip (the RV's
+        # crescent and the atria are not); among the brighter such structures; beating; where anatomy expects it.
+        k = d["candidate"]
+        if brightest <= 0:
+            return 0.0
+        enclosed = min(d["enclosure"] / k.level, 1.0) * np.sqrt(max(d["enclosure"], 0.0) / brightest)
+        weight = float(np.clip(d["motion"] / MOTION_FULL_WEIGHT_SNR, 0.05, 1.0)) if motion_ok else 1.0
+        return k.score * enclosed * weight * prior(k.centre)
+
+    chosen = max(scored, key=rank)
+    k = chosen["candidate"]
+    best = Candidate(k.score * k.level / chosen["level"] if chosen["level"] > 0 else 0.0, k.centre, k.radius_vox,
+                     chosen["level"])
+    if best.score < min_score:
+        raise SpectError(f"{study_id}: no LV found (no myocardium around a cavity; best shape score "
+                         f"{best.score:.2f}); {no_lv_hint}")
+    return _assess(best, "beating" if motion_ok else "shape", chosen["motion"] if motion_ok else None, prior, warnings)
+
+
+def _distinct(candidates: list[Candidate], seen: list[Candidate] = ()) -> list[Candidate]:
+    """Candidates at distinct centres (the best of each), leaving out centres already in ``seen``."""
+    taken = {tuple(np.round(k.centre, 1)) for k in seen}
+    out = []
+    for k in sorted(candidates, key=lambda k: -k.score):
+        key = tuple(np.round(k.centre, 1))
+        if key not in taken:
+            taken.add(key)
+            out.append(k)
+    return out
+
+
+def _described(k: Candidate, image: np.ndarray, spacing_mm, motion_at) -> dict:
+    """What ranks a candidate: its LV level, how brightly it is enclosed (25th percentile of its rays' maxima) and
+    the motion around it."""
+    maxima = ray_maxima(image, k.centre, spacing_mm)
+    return {"candidate": k, "level": _level(maxima), "enclosure": float(np.percentile(maxima, 25)),
+            "motion": motion_at(k.centre)}
+
+
+def _assess(best: Candidate, method: str, motion: float | None, prior, warnings: list[str]) -> Localisation:
+    """Confidence of a localisation from its shape score, the beating around it (signal-to-noise) and the prior."""
+    shape_conf = float(np.clip(best.score / 0.25, 0, 1))
+    if motion is None:
+        confidence = 0.6 * shape_conf * float(prior(best.centre))
+    else:
+        confidence = shape_conf * float(np.clip(motion / MOTION_FULL_WEIGHT_SNR, 0.2, 1.0))
+    return Localisation(best.centre, best.radius_vox, best.level, float(np.clip(confidence, 0, 1)), method,
+                        best.score, motion, warnings)

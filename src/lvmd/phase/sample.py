@@ -1,9 +1,19 @@
 """Wall sampling: count curves at fixed positions of the LV wall, by the maximal-count method of ECTb.
 
 Short-axis slices between the first ring slice and the base are sampled by rays at fixed angles from the slice's LV
-centre; the apical cap by rays parallel to the long axis on rings around the axis. On each ray the wall is located
-on the summed image (the first local maximum above 40 % of the LV maximum, going outward, so that hotter activity
-beyond the wall is ignored) and, in every gate, the maximal count within a window around it is the sample's count.
+centre; the apical cap by rays parallel to the long axis on rings around the axis. A short-axis row's bullseye radius
+is its position between the mid-wall apex and the end-diastolic base; the cap's rings share out the radius below the
+first ring slice in proportion to their distance from the axis (as ECTb's spherical apex sampling does). On each ray the wall is located
+on the summed image -- clipped at the LV's own level, so hotter activity beyond the wall is a plateau, not a
+target -- as the first local maximum above 40 % of the LV level going outward; a ray whose wall strays from its
+neighbours' (it ran into extracardiac activity, or a defect) takes their median instead. In every gate the maximal
+count within a window around the wall is the sample's count. Extracardiac activity masked by the localisation is set
+to zero first.
+
+The base moves towards the apex in systole (8-15 mm). When a per-gate base position is given, the short-axis rows
+follow it: a row at fraction f of the apex-to-base distance at end-diastole is sampled at the same fraction in every
+gate, so that each sample follows the same myocardium through the cycle instead of watching the base leave its
+slice (which would read as a wall beating in anti-phase).
 """
 
 from __future__ import annotations
@@ -13,11 +23,45 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from .locate import LvGeometry
+from .geometry import LvGeometry
+from .locate import CLIP_ABOVE_LEVEL
 
 RAY_STEP = 0.5  # voxels
 WALL_WINDOW_MM = 5.0
 WALL_THRESHOLD = 0.4
+WALL_STRAY_MM = 6.0  # a ray's wall farther than this from its neighbours' median is replaced by that median
+SPILL_REACH_MM = 15.0  # extracardiac activity this close behind a wall spills onto it
+
+
+@dataclass
+class AxialFrame:
+    """Continuous positions along the LV axis (slice units) that map rows to the bullseye and follow the base.
+
+    Attributes
+    ----------
+    apex : float
+        Mid-wall apex position (rho = 0).
+    base : float
+        End-diastolic base (the valve plane; rho = 1).
+    base_per_gate : numpy.ndarray or None
+        Base position in every gate (the valve plane's descent); None: the base does not move.
+    """
+
+    apex: float
+    base: float
+    base_per_gate: np.ndarray | None = None
+
+    def rho(self, z) -> np.ndarray:
+        """Bullseye radius of axial position(s) ``z``."""
+        return (np.asarray(z, float) - self.apex) / max(self.base - self.apex, 1e-6)
+
+    def tracked(self, z, gate: int) -> np.ndarray:
+        """Where the myocardium at end-diastolic position ``z`` lies in ``gate``."""
+        z = np.asarray(z, float)
+        if self.base_per_gate is None:
+            return z
+        scale = (self.base_per_gate[gate] - self.apex) / max(self.base - self.apex, 1e-6)
+        return self.apex + (z - self.apex) * scale
 
 
 @dataclass
@@ -33,6 +77,12 @@ class WallSamples:
     grid_rho : numpy.ndarray, shape (K,)
         The rho of each row of the sample grid (samples are stored row-major, K rows x n_angles).
     n_angles : int
+    row_slice : numpy.ndarray, shape (K,)
+        Short-axis slice of each row (NaN for the apical cap rows).
+    positions_mm : numpy.ndarray, shape (N, 3)
+        Wall position of each sample (slice, row, col in mm) on the summed image.
+    summed : numpy.ndarray, shape (N,)
+        Each sample's count on the summed image at its wall position.
     """
 
     curves: np.ndarray
@@ -40,6 +90,15 @@ class WallSamples:
     theta: np.ndarray
     grid_rho: np.ndarray
     n_angles: int
+    row_slice: np.ndarray
+    positions_mm: np.ndarray
+    summed: np.ndarray
+
+    def rows(self, keep: np.ndarray) -> "WallSamples":
+        """The samples of the grid rows where ``keep`` (bool, one per row) is true."""
+        per_sample = np.repeat(keep, self.n_angles)
+        return WallSamples(self.curves[per_sample], self.rho[per_sample], self.theta[per_sample], self.grid_rho[keep],
+                           self.n_angles, self.row_slice[keep], self.positions_mm[per_sample], self.summed[per_sample])
 
 
 def _first_peak(profile: np.ndarray, threshold: float) -> np.ndarray:
@@ -52,66 +111,93 @@ def _first_peak(profile: np.ndarray, threshold: float) -> np.ndarray:
     return np.where(has, first, np.argmax(profile, axis=-1))
 
 
-def _crop_to_lv(counts: np.ndarray, geometry: LvGeometry, margin: float) -> tuple[np.ndarray, LvGeometry]:
-    """The part of the study around the LV (all work below is on it), with the geometry shifted to match."""
+def _ring_fit(wall: np.ndarray, spilled: np.ndarray, angles_rad: np.ndarray) -> np.ndarray:
+    """Wall radii (slices x angles) where each spilled ray takes the value of a smooth ring (mean + first two angular
+    harmonics) fitted to its slice's clean rays (their median when fewer than a third are clean)."""
+    design = np.column_stack([np.ones_like(angles_rad), np.cos(angles_rad), np.sin(angles_rad),
+                              np.cos(2 * angles_rad), np.sin(2 * angles_rad)])
+    out = wall.copy()
+    for z in np.flatnonzero(spilled.any(axis=1)):
+        clean = ~spilled[z]
+        if clean.sum() >= max(len(angles_rad) // 3, design.shape[1] + 1):
+            coef, *_ = np.linalg.lstsq(design[clean], wall[z, clean], rcond=None)
+            out[z, ~clean] = design[~clean] @ coef
+        else:
+            out[z, ~clean] = np.median(wall[z, clean]) if clean.any() else np.median(wall)
+    return out
+
+
+def _steady(wall: np.ndarray, stray: float) -> np.ndarray:
+    """Wall radii (slices x angles) whose outliers take the median of their neighbours (+-2 angles, +-1 slice)."""
+    padded = np.concatenate([wall[:, -2:], wall, wall[:, :2]], axis=1)
+    median = ndimage.median_filter(padded, size=(3, 5), mode="nearest")[:, 2:-2]
+    return np.where(np.abs(wall - median) > stray, median, wall)
+
+
+def crop_to_lv(counts: np.ndarray, geometry: LvGeometry, margin: float, last_slice: int):
+    """The part of the study around the LV (all work below is on it): counts, geometry, offsets (z, y, x)."""
     T, Z, Y, X = counts.shape
-    z0, z1 = max(geometry.apex_slice - 4, 0), min(geometry.base_slice + 3, Z)
+    z0, z1 = max(geometry.apex_slice - 4, 0), min(max(geometry.base_slice, last_slice) + 4, Z)
     y0 = max(int(np.floor(geometry.centres[:, 0].min() - margin)), 0)
     y1 = min(int(np.ceil(geometry.centres[:, 0].max() + margin)) + 1, Y)
     x0 = max(int(np.floor(geometry.centres[:, 1].min() - margin)), 0)
     x1 = min(int(np.ceil(geometry.centres[:, 1].max() + margin)) + 1, X)
-    shifted = LvGeometry(geometry.centres[z0:z1] - np.array([y0, x0], float), geometry.apex_slice - z0,
-                         geometry.ring_slice - z0, geometry.base_slice - z0, geometry.radius_vox)
-    return counts[:, z0:z1, y0:y1, x0:x1], shifted
+    cropped = counts[:, z0:z1, y0:y1, x0:x1]
+    if geometry.extracardiac is not None and geometry.extracardiac[z0:z1, y0:y1, x0:x1].any():
+        cropped = cropped * ~geometry.extracardiac[None, z0:z1, y0:y1, x0:x1]
+    return cropped, (z0, y0, x0)
 
 
 def sample_wall(counts: np.ndarray, geometry: LvGeometry, spacing_mm: tuple[float, float, float],
-                n_angles: int = 40, cap_rings: int = 2, smoothing_mm: float = 2.5) -> WallSamples:
-    """Sample the LV wall of a gated (T, Z, Y, X) study at ``n_angles`` angles per slice plus an apical cap.
+                frame: AxialFrame, last_slice: int | None = None, n_angles: int = 40, cap_rings: int = 2,
+                smoothing_mm: float = 2.5) -> WallSamples:
+    """Sample the LV wall of a gated (T, Z, Y, X) study: short-axis rows up to ``last_slice`` plus an apical cap.
 
+    ``frame`` maps rows to the bullseye and, with a per-gate base, makes rows follow the valve plane.
     ``smoothing_mm`` is the SD of a Gaussian applied to each gate first (noise control); 0 disables it.
     """
     dz, dy, dx = spacing_mm
     pix = (dy + dx) / 2.0
-    counts, geometry = _crop_to_lv(counts, geometry, 1.9 * geometry.radius_vox + max(WALL_WINDOW_MM / pix, 1.0) + 4)
-    T, Z, Y, X = counts.shape
-    smoothing_vox = smoothing_mm / np.array([dz, dy, dx])
-    summed = ndimage.gaussian_filter(counts.sum(axis=0).astype(np.float64), 0.5)
-    angles = (np.arange(n_angles) + 0.5) * 360.0 / n_angles
-    rad = np.radians(angles)
+    last = geometry.base_slice if last_slice is None else int(last_slice)
     R = geometry.radius_vox
-    yy, xx = np.ogrid[0:Y, 0:X]
-    lv_max = max(float(summed[z][(yy - geometry.centres[z, 0]) ** 2 + (xx - geometry.centres[z, 1]) ** 2
-                                 <= (1.3 * R) ** 2].max()) for z in range(geometry.ring_slice, geometry.base_slice + 1))
-    threshold = WALL_THRESHOLD * lv_max
+    counts, (oz, oy, ox) = crop_to_lv(counts, geometry, 1.9 * R + max(WALL_WINDOW_MM / pix, 1.0) + 4, last)
+    T, Z, Y, X = counts.shape
+    centres = geometry.centres[oz:oz + Z] - np.array([oy, ox], float)
+    apex, lo, last = geometry.apex_slice - oz, geometry.ring_slice - oz, min(last - oz, Z - 1)
+    level = geometry.level
+    unclipped = ndimage.gaussian_filter(counts.sum(axis=0).astype(np.float64), 0.5)
+    summed = np.minimum(unclipped, CLIP_ABOVE_LEVEL * level)
+    threshold = WALL_THRESHOLD * level
+    angles = (np.arange(n_angles) + 0.5) * 360.0 / n_angles
+    sin, cos = np.sin(np.radians(angles)), np.cos(np.radians(angles))
     half = max(WALL_WINDOW_MM / pix, 1.0)
     offsets = np.arange(-half, half + 1e-9, RAY_STEP)
 
-    # Short-axis rays.
-    slices = np.arange(geometry.ring_slice, geometry.base_slice + 1)
+    # Short-axis rays on the summed image: the wall radius of every (slice, angle), steadied against strays.
+    slices = np.arange(lo, last + 1)
     radii = np.arange(0.3 * R, 1.9 * R, RAY_STEP)
-    cy = geometry.centres[slices, 0][:, None, None]
-    cx = geometry.centres[slices, 1][:, None, None]
+    cy, cx = centres[slices, 0][:, None, None], centres[slices, 1][:, None, None]
     zz = np.broadcast_to(slices[:, None, None].astype(float), (len(slices), n_angles, len(radii)))
-    rows = cy - radii[None, None, :] * np.sin(rad)[None, :, None]
-    cols = cx + radii[None, None, :] * np.cos(rad)[None, :, None]
-    profile = ndimage.map_coordinates(summed, [zz.ravel(), rows.ravel(), cols.ravel()], order=1, mode="nearest")
-    wall = radii[_first_peak(profile.reshape(zz.shape), threshold)]
-    r_win = np.clip(wall[..., None] + offsets, 0, None)
-    z_win = np.broadcast_to(slices[:, None, None].astype(float), r_win.shape)
-    rows_w = cy - r_win * np.sin(rad)[None, :, None]
-    cols_w = cx + r_win * np.cos(rad)[None, :, None]
-    sa_coords = np.stack([z_win.ravel(), rows_w.ravel(), cols_w.ravel()])
+    hot = ndimage.map_coordinates(unclipped, [zz.ravel(), (cy - radii * sin[None, :, None]).ravel(),
+                                              (cx + radii * cos[None, :, None]).ravel()], order=1,
+                                  mode="nearest").reshape(zz.shape)
+    peak = _first_peak(np.minimum(hot, CLIP_ABOVE_LEVEL * level), threshold)
+    # A ray with hotter-than-myocardium activity right behind its wall (spill from a liver or gut loop against the
+    # wall) cannot place the wall itself: it takes the ring's shape from the clean rays of its slice. Nor can it search
+    # for the maximal count, which would climb into the spill, where the epicardium's inward systolic motion reads as
+    # a count curve in anti-phase: it is sampled at one point on the inner half of the wall.
+    behind = (np.arange(len(radii))[None, None, :] >= peak[..., None]) & (
+        radii[None, None, :] <= radii[peak][..., None] + SPILL_REACH_MM / pix)
+    spilled = (np.where(behind, hot, 0.0).max(axis=-1) > CLIP_ABOVE_LEVEL * level)
+    wall = _steady(_ring_fit(radii[peak], spilled, np.radians(angles)), WALL_STRAY_MM / pix)
+    r_win = np.clip(wall[..., None] + np.where(spilled[..., None], -0.5 * half, offsets), 0, None)
 
     # Apical cap: rays parallel to the long axis on rings inside the first ring slice's wall.
-    lo = geometry.ring_slice
     r_cap = float(np.median(wall[0])) if len(wall) else R
     ring_r = (np.arange(cap_rings) + 0.5) / cap_rings * r_cap
-    z_start = max(geometry.apex_slice - 3, 0)
-    z_path = np.arange(z_start, lo + 1 + 1e-9, RAY_STEP)
-    c0 = geometry.centres[lo]
-    crow = c0[0] - ring_r[:, None] * np.sin(rad)[None, :]
-    ccol = c0[1] + ring_r[:, None] * np.cos(rad)[None, :]
+    z_path = np.arange(max(apex - 3, 0), lo + 1 + 1e-9, RAY_STEP)
+    crow = centres[lo, 0] - ring_r[:, None] * sin[None, :]
+    ccol = centres[lo, 1] + ring_r[:, None] * cos[None, :]
     zc = np.broadcast_to(z_path, (cap_rings, n_angles, len(z_path)))
     cap_profile = ndimage.map_coordinates(
         summed, [zc.ravel(), np.repeat(crow.ravel(), len(z_path)), np.repeat(ccol.ravel(), len(z_path))],
@@ -122,23 +208,45 @@ def sample_wall(counts: np.ndarray, geometry: LvGeometry, spacing_mm: tuple[floa
     z_win_cap = np.clip(z_wall[..., None] + z_off, 0, Z - 1)
     cap_coords = np.stack([z_win_cap.ravel(), np.repeat(crow.ravel(), len(z_off)), np.repeat(ccol.ravel(), len(z_off))])
 
+    # Light 3-D smoothing of every gate (as a reconstruction post-filter would) before the maximal-count search,
+    # on the smallest box holding every sampling point.
+    smoothing_vox = smoothing_mm / np.array([dz, dy, dx])
+    rows_w = cy - r_win * sin[None, :, None]
+    cols_w = cx + r_win * cos[None, :, None]
+    lo_corner = np.floor(np.array([min(z_win_cap.min(), lo), min(rows_w.min(), crow.min()),
+                                   min(cols_w.min(), ccol.min())]) - 3 * smoothing_vox - 1).astype(int)
+    hi_corner = np.ceil(np.array([last, max(rows_w.max(), crow.max()), max(cols_w.max(), ccol.max())])
+                        + 3 * smoothing_vox + 2).astype(int)
+    lo_corner = np.maximum(lo_corner, 0)
+    hi_corner = np.minimum(hi_corner, [Z, Y, X])
+    box = counts[:, lo_corner[0]:hi_corner[0], lo_corner[1]:hi_corner[1], lo_corner[2]:hi_corner[2]]
+    smoothed = ndimage.gaussian_filter(box, (0, *smoothing_vox), truncate=3.0) if smoothing_mm > 0 else box
+    bz, by, bx = lo_corner
+    rows_b = (rows_w - by).ravel()
+    cols_b = (cols_w - bx).ravel()
+    cap_b = cap_coords - lo_corner[:, None]
     curves_sa = np.empty((len(slices) * n_angles, T))
     curves_cap = np.empty((cap_rings * n_angles, T))
-    # Light 3-D smoothing of every gate (as a reconstruction post-filter would) before the maximal-count search.
-    smoothed = ndimage.gaussian_filter(counts, (0, *smoothing_vox), truncate=3.0) if smoothing_mm > 0 else counts
     for g in range(T):
-        frame = smoothed[g]
-        values = ndimage.map_coordinates(frame, sa_coords, order=1, mode="nearest")
+        z_g = np.clip(frame.tracked(slices + oz, g) - oz, 0, Z - 1) - bz  # where this gate's myocardium lies
+        z_win = np.broadcast_to(z_g[:, None, None], r_win.shape).ravel()
+        values = ndimage.map_coordinates(smoothed[g], [z_win, rows_b, cols_b], order=1, mode="nearest")
         curves_sa[:, g] = values.reshape(len(slices) * n_angles, len(offsets)).max(axis=1)
-        values = ndimage.map_coordinates(frame, cap_coords, order=1, mode="nearest")
+        values = ndimage.map_coordinates(smoothed[g], cap_b, order=1, mode="nearest")
         curves_cap[:, g] = values.reshape(cap_rings * n_angles, len(z_off)).max(axis=1)
 
-    extent = geometry.base_slice - geometry.apex_slice + 1
-    rho_sa = (slices - geometry.apex_slice + 0.5) / extent
-    rho_edge = (lo - geometry.apex_slice) / extent
-    rho_cap = rho_edge * (np.arange(cap_rings) + 0.5) / cap_rings
-    grid_rho = np.concatenate([rho_cap, rho_sa])
+    rho_sa = frame.rho(slices + oz)
+    rho_cap = frame.rho(lo + oz - 0.5) * (np.arange(cap_rings) + 0.5) / cap_rings  # linear in the ring's radius
+    grid_rho = np.concatenate([np.clip(rho_cap, 0, None), rho_sa])
     curves = np.concatenate([curves_cap, curves_sa])
     rho = np.repeat(grid_rho, n_angles)
     theta = np.tile(angles, len(grid_rho))
-    return WallSamples(curves, rho, theta, grid_rho, n_angles)
+    cap_pos = np.stack([z_wall.ravel() + oz, crow.ravel() + oy, ccol.ravel() + ox], axis=1)
+    sa_pos = np.stack([np.repeat(slices + oz, n_angles).astype(float),
+                       (cy[:, :, 0] - wall * sin[None, :]).ravel() + oy, (cx[:, :, 0] + wall * cos[None, :]).ravel() + ox],
+                      axis=1)
+    positions = np.concatenate([cap_pos, sa_pos]) * np.array([dz, dy, dx])
+    wall_counts = ndimage.map_coordinates(summed, (np.concatenate([cap_pos, sa_pos]) - np.array([oz, oy, ox])).T,
+                                          order=1, mode="nearest")
+    row_slice = np.concatenate([np.full(cap_rings, np.nan), (slices + oz).astype(float)])
+    return WallSamples(curves, rho, theta, grid_rho, n_angles, row_slice, positions, wall_counts)

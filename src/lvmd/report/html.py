@@ -51,3 +51,24 @@ def paragraph(text: str) -> str:
 def bullet_list(items) -> str:
     """An escaped bullet list."""
     return "<ul>" + "".join(f"<li>{html.escape(str(i))}</li>" for i in items) + "</ul>"
+
+
+def save_figure(fig: Figure, folder, name: str, formats, caption: str) -> str:
+    """Write ``fig`` as ``name.<format>`` in ``folder`` for each format; return it embedded as a <figure>."""
+    for fmt in formats:
+        fig.savefig(folder / f"{name}.{fmt}", dpi=110, bbox_inches="tight")
+    return img_tag(figure_png(fig), caption)
+
+
+def table(df, digits: int = 3) -> str:
+    """A DataFrame as an HTML table (index not shown), floats to ``digits`` decimals, every cell escaped."""
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(_cell(v, digits))}</td>" for v in row) + "</tr>"
+                   for row in df.itertuples(index=False))
+    return f'<table class="lvmd"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def _cell(value, digits: int) -> str:
+    if isinstance(value, float):
+        return "" if value != value else f"{value:.{digits}f}"
+    return str(value)

@@ -1,48 +1,44 @@
-"""One-page patient summaries of a prediction: a PNG and a self-contained HTML page."""
+"""Outputs of ``lvmd predict --out``: predictions.csv / .json and a PNG and self-contained HTML page per patient."""
 
 from __future__ import annotations
 
 import html
+import json
 from pathlib import Path
 
-import matplotlib.pyplot as plt
-import numpy as np
-
-from .figures import bullseye
+from .figures import patient_figure
 from .html import figure_png, img_tag, page
 
 
-def patient_figure(pid: str, phase: np.ndarray | None, row: dict, latest: int | None):
-    """Phase bullseye with the latest viable segment outlined, the probability and the key numbers."""
-    fig, (ax_map, ax_text) = plt.subplots(1, 2, figsize=(8, 4), gridspec_kw={"width_ratios": [1, 1.1]})
-    if phase is not None:
-        image = bullseye(ax_map, phase, title=f"{pid}: phase map" + (f" (latest viable segment {latest})" if latest else ""),
-                         mark_segment=latest)
-        fig.colorbar(image, ax=ax_map, shrink=0.7, label="phase (deg)")
-    else:
-        ax_map.axis("off")
-    ax_text.axis("off")
-    lines = [f"P(response) = {row['probability']:.2f}", f"95 % CI {row['ci_low']:.2f} - {row['ci_high']:.2f}", ""]
-    lines += [f"{k}: {v:.4g}" for k, v in row.get("values", {}).items()]
-    if row.get("warnings"):
-        lines += ["", "Warnings:"] + [w[:60] for w in row["warnings"]]
-    ax_text.text(0, 1, "\n".join(lines), va="top", family="monospace", fontsize=8)
-    fig.tight_layout()
-    return fig
+def safe_name(pid: str) -> str:
+    """A file name for a patient id (anything but letters, digits, '-', '_' and '.' becomes '_')."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in str(pid)) or "patient"
 
 
-def write_patient_pages(folder: Path, pid: str, phase: np.ndarray | None, row: dict, latest: int | None,
-                        safe_name: str) -> None:
-    """``<safe_name>.png`` and ``<safe_name>.html`` for one patient."""
-    fig = patient_figure(pid, phase, row, latest)
-    fig.savefig(folder / f"{safe_name}.png", dpi=110, bbox_inches="tight")
+def write_patient_page(folder: Path, record: dict, phase) -> None:
+    """``<id>.png`` and ``<id>.html`` for one patient's prediction record."""
+    pid = record["patient_id"]
+    fig = patient_figure(pid, phase, record)
+    name = safe_name(pid)
+    fig.savefig(folder / f"{name}.png", dpi=110, bbox_inches="tight")
     png = figure_png(fig)
-    plt.close(fig)
     items = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(f'{v:.4g}')}</td></tr>"
-                    for k, v in row.get("values", {}).items())
-    warn = "".join(f"<li>{html.escape(w)}</li>" for w in row.get("warnings", [])) or "<li>none</li>"
-    body = (f"<p><b>Probability of CRT response: {row['probability']:.2f}</b> (95 % CI {row['ci_low']:.2f} to "
-            f"{row['ci_high']:.2f})</p>{img_tag(png, 'phase map with the latest viable segment outlined')}"
+                    for k, v in record.get("values", {}).items())
+    warn = "".join(f"<li>{html.escape(w)}</li>" for w in record.get("warnings", [])) or "<li>none</li>"
+    body = (f"<p><b>Probability of CRT response: {record['probability']:.2f}</b> (95 % CI {record['ci_low']:.2f} to "
+            f"{record['ci_high']:.2f})</p>{img_tag(png, 'phase map with the latest viable segment outlined')}"
             f'<table class="lvmd">{items}</table><p>Warnings:</p><ul>{warn}</ul>'
             "<p>Research use only; not a medical device.</p>")
-    (folder / f"{safe_name}.html").write_text(page(f"lvmd prediction: {pid}", [("Summary", body)]))
+    (folder / f"{name}.html").write_text(page(f"lvmd prediction: {pid}", [("Summary", body)]))
+
+
+def write_predictions(prediction, out: Path) -> None:
+    """predictions.csv, predictions.json and one page per patient into the (temporary) folder ``out``."""
+    table = prediction.summary
+    flat = table.drop(columns=["warnings"]).assign(warnings=["; ".join(w) for w in table["warnings"]])
+    flat.to_csv(out / "predictions.csv", float_format="%.6g")
+    records = prediction.records()
+    (out / "predictions.json").write_text(json.dumps(records, indent=2))
+    maps = prediction.maps
+    for i, record in enumerate(records):
+        write_patient_page(out, record, None if maps is None else maps.phase[i])

@@ -1,31 +1,26 @@
-"""Write a study's outputs: tables (CSV + markdown), figures (PNG/SVG), report.html and manifest.json."""
+"""Outputs of ``lvmd analyze`` / ``lvmd demo``: tables (CSV + markdown), figures, report.html and manifest.json."""
 
 from __future__ import annotations
 
-import hashlib
 import html
 import json
-import platform
 import time
 from pathlib import Path
 
-import matplotlib.pyplot as plt
-import numpy as np
-
 from .. import __version__
-from ..features import latent_traversal
+from ..provenance import sha256, versions
 from . import figures
-from .html import bullet_list, figure_png, img_tag, page, paragraph
+from .html import bullet_list, page, paragraph, save_figure
 
 LIMITATIONS = [
-    "This is an in-sample analysis, as in the reference paper: the autoencoder features were screened for "
-    "association with response on the same patients on whom the AUCs and likelihood-ratio tests were computed. "
-    "With 64 candidate features and about 100 patients, some features reach p < 0.05 by chance alone, and AUCs of "
-    "models that include screened features are optimistic.",
+    "This is an in-sample analysis, as in the reference paper: the image features were screened for association "
+    "with response on the same patients on whom the AUCs and likelihood-ratio tests were computed. With 64 "
+    "candidate features and about 100 patients, some features reach p < 0.05 by chance alone, and AUCs of models "
+    "that include screened features are optimistic.",
     "What it can show: whether the phase maps contain structure associated with response in this cohort, which "
     "features carry it, and what they look like on the bullseye (latent traversals). What it cannot show: how well "
     "the model would predict response in new patients. Use `lvmd validate` (nested cross-validation with the "
-    "autoencoder refit in every fold, and bootstrap optimism correction) for that figure.",
+    "features refit in every fold, and bootstrap optimism correction) for that figure.",
     "Autoencoder features are defined only up to the training run: feature numbers (AE #k) are not comparable "
     "between seeds or cohorts; the stability summary of `lvmd validate` says how reproducible they are.",
     "The PCA baseline is shown beside every autoencoder result: a gain that PCA matches is not specific to deep "
@@ -33,102 +28,90 @@ LIMITATIONS = [
 ]
 
 
-def sha256(path: Path) -> str:
-    """Hex SHA-256 of a file."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def versions() -> dict:
-    """Versions of lvmd and the libraries whose numbers it reports."""
-    import pandas
-    import scipy
-    import sklearn
-    import statsmodels
-    import torch
-
-    return {"lvmd": __version__, "python": platform.python_version(), "numpy": np.__version__,
-            "scipy": scipy.__version__, "pandas": pandas.__version__, "statsmodels": statsmodels.__version__,
-            "scikit-learn": sklearn.__version__, "torch": torch.__version__, "platform": platform.platform()}
-
-
-def _save(fig, folder: Path, name: str, formats: list[str], figures_html: list[str], caption: str) -> None:
-    for fmt in formats:
-        fig.savefig(folder / f"{name}.{fmt}", dpi=110, bbox_inches="tight")
-    figures_html.append(img_tag(figure_png(fig), caption))
-    plt.close(fig)
-
-
 def write_study(result, out: Path, inputs: list[Path]) -> dict:
     """Write every output of ``lvmd analyze`` into the (temporary) folder ``out``; returns the manifest."""
     started = time.perf_counter()
     cfg = result.config
+    kinds = result.kinds
     tables = {"table1": result.table1, "univariate": result.univariate, "multivariate": result.multivariate,
-              "correlation": result.correlation(), "roc": result.roc(), "incremental": result.incremental()}
+              "roc": result.roc(), "incremental": result.incremental(), "models": result.model_table(),
+              **{f"correlation_{k}": result.correlation(k) for k in kinds}}
     for name, res in tables.items():
         res.to_csv(out / f"{name}.csv")
         res.to_markdown(out / f"{name}.md")
-    result.ae.features.to_csv(out / "ae_features.csv", float_format="%.8g")
-    result.pca.features.to_csv(out / "pca_features.csv", float_format="%.8g")
+    for kind in kinds:
+        result.training.features(kind).to_csv(out / f"{kind}_features.csv", float_format="%.8g")
 
     formats = cfg.report.formats
     labels = result.data["response"].to_numpy()
     phase = result.maps.phase
     ids = result.data.index.to_numpy()
-    figs: list[str] = []
-    _save(figures.example_bullseyes(phase, ids, labels, cfg.report.example_maps), out, "example_bullseyes", formats,
-          figs, "Example phase polar maps: responders (top) and non-responders (bottom)")
-    _save(figures.mean_maps(phase, labels), out, "mean_phase_maps", formats, figs,
-          "Mean (circular) phase map per response group")
-    _save(figures.correlation_heatmap(result.correlation().matrix("r")), out, "correlation_heatmap", formats, figs,
-          "Pearson correlation of every AE feature with PSD and PBW (Figure 2)")
-    curves = {**result.ae.roc_curves, **{k: v for k, v in result.pca.roc_curves.items() if k not in result.ae.roc_curves}}
-    _save(figures.roc_figure(curves), out, "roc_curves", formats, figs, "ROC curves of the logistic models (in-sample)")
+    figs = [save_figure(figures.example_bullseyes(phase, ids, labels, cfg.report.example_maps), out,
+                        "example_bullseyes", formats, "Example phase polar maps: responders (top) and non-responders "
+                        "(bottom)"),
+            save_figure(figures.mean_maps(phase, labels), out, "mean_phase_maps", formats,
+                        "Mean (circular) phase map per response group")]
+    for kind in kinds:
+        figs.append(save_figure(figures.correlation_heatmap(result.correlation(kind).matrix("r")), out,
+                                f"correlation_heatmap_{kind}", formats,
+                                f"Pearson correlation of every {kind.upper()} feature with PSD and PBW"
+                                + (" (Figure 2)" if kind == "ae" else "")))
+    figs.append(save_figure(figures.roc_figure(result.roc_curves), out, "roc_curves", formats,
+                            "ROC curves of the logistic models (in-sample)"))
     inc = result.incremental().summary
     if len(inc):
-        _save(figures.incremental_bars(inc), out, "incremental_chi2", formats, figs,
-              "Incremental value: model chi-square of each step and likelihood-ratio tests (Figure 3)")
-    _save(figures.loss_curve(result.ae.model.loss_curve_), out, "ae_loss_curve", formats, figs,
-          "Autoencoder training loss")
-    traversals = []
-    for feature in result.ae.significant[: cfg.report.max_traversals]:
-        trav = latent_traversal(result.ae.model, feature)
-        name = f"traversal_{feature}"
-        _save(trav.figure(), out, name, formats, traversals,
-              f"Latent traversal of {feature}: the mean map moved -2..+2 SD along the feature")
+        figs.append(save_figure(figures.incremental_bars(inc), out, "incremental_chi2", formats,
+                                "Incremental value: model chi-square of each step and likelihood-ratio tests (Figure 3)"))
+    for kind in kinds:
+        losses = getattr(result.training.extractor(kind), "loss_curve_", None)
+        if losses:
+            figs.append(save_figure(figures.loss_curve(losses), out, f"{kind}_loss_curve", formats,
+                                    f"Training loss of the {kind.upper()} feature extractor"))
+    traversals = [save_figure(figures.traversal_figure(t), out, f"traversal_{t.feature}", formats,
+                              f"Latent traversal of {t.feature}: the mean map moved -2..+2 SD along the feature")
+                  for t in result.traversals]
 
     head = result.headline()
     summary_items = [
         f"Cohort: {result.source}; {head['patients']} patients analysed, {head['responders']} responders "
         f"({100 * head['responders'] / max(head['patients'], 1):.1f} %), {head['excluded']} excluded.",
         f"Response definition: {cfg.cohort.response}.",
-        "Significant AE features (univariate p < "
-        f"{cfg.stats.significance}): {', '.join(result.ae.significant) or 'none'}.",
-        f"Significant PCA features: {', '.join(result.pca.significant) or 'none'}.",
-    ] + ([f"Autoencoder latent dimension {head['ae_latent_dim']} and PCA components {head['pca_components']}: the "
-          f"configured {cfg.features.latent_dim} / {cfg.features.pca_components} capped at patients - 1 for this "
-          "small cohort."] if head["ae_latent_dim"] < cfg.features.latent_dim else []) + [f"AUC {m}: {a:.3f}" for m, a in head["auc"].items()]
-    exclusions = bullet_list([f"{e.patient_id}: {e.reason}" for e in result.excluded]) if result.excluded else paragraph("None.")
+        *[f"Significant {k.upper()} features (univariate p < {cfg.stats.significance}): {', '.join(v) or 'none'}."
+          for k, v in head["significant"].items()],
+        *(["Image features per kind: " + ", ".join(f"{k.upper()} {n}" for k, n in head["feature_counts"].items())
+           + " (the AE latent dimension and PCA components are capped at patients - 1 for a small cohort)."]
+          if head["feature_counts"] else []),
+        *[f"{m['model']} ({m['role']}): apparent AUC {m['apparent_auc']:.3f}" for m in head["models"]],
+    ]
+    fallback = {m.selection_.fallback for m in result.models.values() if m.selection_.fallback}
+    exclusions = (bullet_list([f"{e.patient_id}: {e.reason}" for e in result.excluded]) if result.excluded
+                  else paragraph("None."))
     ver = versions()
+    table2_note = (f"Multivariate models of the family {result.table2_family}: the primary model (the collinearity "
+                   "group of the most significant image feature) and any alternative model of another group, as "
+                   "the paper's AE #30 and AE #28 + #35 models. Rows: the clinical candidates, PSD/PBW and the "
+                   "significant image features; every screened variable is in univariate.csv.")
     sections = [
         ("Summary", bullet_list(summary_items)),
-        ("Limitations of an in-sample analysis", '<div class="note">' + "".join(paragraph(t) for t in LIMITATIONS) + "</div>"),
+        ("Limitations of an in-sample analysis", '<div class="note">' + "".join(paragraph(t) for t in LIMITATIONS)
+         + "</div>"),
         ("Table 1: baseline characteristics", result.table1.to_html()),
         ("Table 2: univariate and multivariate logistic regression", result.multivariate.to_html()
-         + paragraph("Notes per model: " + "; ".join(f"{k}: {', '.join(v) or 'none'}" for k, v in result.multivariate.notes.items()))),
-        ("Univariate screening (all variables)", result.univariate.to_html()),
+         + paragraph(table2_note) + paragraph("Notes per model: " + "; ".join(
+             f"{k}: {', '.join(v) or 'none'}" for k, v in result.multivariate.notes.items()))
+         + "".join(paragraph(f"Clinical selection: {f}.") for f in sorted(fallback))),
+        ("Fitted models", result.model_table().to_html()),
         ("ROC analysis", result.roc().to_html()),
         ("Incremental value", result.incremental().to_html()),
         ("Figures", "".join(figs)),
-        ("What the significant AE features look like", "".join(traversals) or paragraph("No significant AE feature.")),
+        ("What the significant image features look like", "".join(traversals)
+         or paragraph("No significant image feature with a decoder.")),
         ("Exclusions", exclusions),
         ("Configuration", f"<pre>{_escape_json(cfg.to_dict())}</pre>"),
-        ("Software versions and seeds", f"<pre>{_escape_json({**ver, 'autoencoder_seed': cfg.features.seed})}</pre>"),
+        ("Software versions and seeds", f"<pre>{_escape_json({**ver, 'feature_seed': cfg.features.seed})}</pre>"),
     ]
-    (out / "report.html").write_text(page("lvmd study report: autoencoder LVMD features and CRT response", sections))
+    (out / "report.html").write_text(page("lvmd study report: image features of LV dyssynchrony and CRT response",
+                                          sections))
     timings = dict(result.timings)
     timings["report"] = round(time.perf_counter() - started, 3)
     manifest = {

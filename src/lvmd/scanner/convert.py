@@ -18,17 +18,37 @@ from .reorient import Reorientation, reorient_to_short_axis
 
 @dataclass
 class ScannerStudy:
-    """A short-axis study made from scanner data, with the transaxial volume and how it was reoriented."""
+    """A short-axis study made from scanner data, with the transaxial volume and how it was reoriented.
 
-    counts: np.ndarray  # (T, Z, Y, X) short axis
+    Attributes
+    ----------
+    counts : numpy.ndarray
+        (T, Z, Y, X) short axis.
+    spacing_mm : tuple of float
+    study_id : str
+    transaxial : numpy.ndarray
+        (T, X, Y, Z) in PyTomography object axes.
+    reorientation : Reorientation
+        Where the LV was found (with its confidence and warnings).
+    """
+
+    counts: np.ndarray
     spacing_mm: tuple[float, float, float]
     study_id: str
-    transaxial: np.ndarray  # (T, X, Y, Z)
+    transaxial: np.ndarray
     reorientation: Reorientation
 
     def gated(self) -> GatedSpect:
         """The short-axis study as a :class:`GatedSpect` (refused when not gated)."""
+        if self.counts.shape[0] < 2:
+            raise SpectError(f"{self.study_id}: the acquisition is not gated (one time slot): phase analysis needs a "
+                             "gated (GATED TOMO) acquisition; `lvmd reconstruct` still reconstructs and reorients it")
         return GatedSpect(self.counts, self.spacing_mm, self.study_id)
+
+    @property
+    def qc(self) -> dict:
+        """The reorientation's QC figures and warnings."""
+        return {**self.reorientation.qc, "warnings": list(self.reorientation.warnings)}
 
 
 def is_raw_projection_file(path: Path) -> bool:
@@ -48,43 +68,118 @@ def is_raw_projection_file(path: Path) -> bool:
 def from_projections(path: str | Path, iterations: int = 3, subsets: int = 10, butterworth_order: int = 10,
                      butterworth_cutoff: float | None = 0.3, collimator: str | None = None, lv_centre=None,
                      axis_angles=None, attenuation_map: np.ndarray | None = None,
-                     progress: Callable[[int, int], None] | None = None) -> ScannerStudy:
-    """Raw (gated) projections -> OSEM per gate -> automatic short-axis reorientation."""
+                     progress: Callable[[int, int], None] | None = None,
+                     mask_radius_mm: float | None = None) -> ScannerStudy:
+    """Raw (gated) projections -> OSEM per gate -> beating-LV localisation -> short-axis reorientation.
+
+    ``lv_centre`` (x, y, z voxels), ``axis_angles`` (azimuth, elevation) and ``mask_radius_mm`` are the operator's
+    overrides: when given they are used whatever the automatic scores say (which then only warn).
+    """
     projections = read_projections(path)
     volume = reconstruct(projections, iterations, subsets, butterworth_order, butterworth_cutoff, collimator,
                          attenuation_map=attenuation_map, progress=progress)
     h = projections.voxel_mm
-    sa, info = reorient_to_short_axis(volume, h, lv_centre, axis_angles)
+    sa, info = reorient_to_short_axis(volume, h, lv_centre, axis_angles, mask_radius_mm=mask_radius_mm,
+                                      patient_axes=projections.patient_axes, study_id=projections.study_id)
     return ScannerStudy(sa, (h, h, h), projections.study_id, volume, info)
 
 
-def from_transaxial(study: GatedSpect, lv_centre=None, axis_angles=None) -> ScannerStudy:
+def from_transaxial(study: GatedSpect, lv_centre=None, axis_angles=None, mask_radius_mm: float | None = None,
+                    patient_axes=(1.0, 1.0, 1.0)) -> ScannerStudy:
     """A reconstructed transaxial gated study read by :func:`lvmd.io.read_spect` -> short axis.
 
     The file's frames are taken in the standard DICOM transaxial display: slices superior -> inferior, rows
-    anterior -> posterior, columns patient right -> left.
+    anterior -> posterior, columns patient right -> left. Overrides as in :func:`from_projections`.
     """
     dz, dy, dx = study.spacing_mm
     if not (abs(dz - dy) < 1e-3 * dy and abs(dy - dx) < 1e-3 * dx):
         raise SpectError(f"{study.study_id}: transaxial voxels {study.spacing_mm} mm are not isotropic")
     volume = np.transpose(study.counts[:, ::-1, :, :], (0, 3, 2, 1))  # (T, x, y, z inferior -> superior)
-    sa, info = reorient_to_short_axis(volume, dx, lv_centre, axis_angles)
+    sa, info = reorient_to_short_axis(volume, dx, lv_centre, axis_angles, mask_radius_mm=mask_radius_mm,
+                                      patient_axes=patient_axes, study_id=study.study_id)
     return ScannerStudy(sa, (dx, dx, dx), study.study_id, volume, info)
+
+
+def read_mu_map(path: str | Path | None) -> np.ndarray | None:
+    """An attenuation map (1/cm) from npz (array ``mu``) or NIfTI; None when no path is given."""
+    if path is None:
+        return None
+    p = Path(path)
+    if not p.is_file():
+        raise SpectError(f"{p}: file not found")
+    try:
+        if p.name.lower().endswith(".npz"):
+            with np.load(p, allow_pickle=False) as z:
+                if "mu" not in z.files:
+                    raise SpectError(f"{p}: missing array mu")
+                return z["mu"].astype(np.float32)
+        import nibabel as nib
+
+        return np.asarray(nib.load(str(p)).dataobj, dtype=np.float32)
+    except (OSError, ValueError) as exc:
+        raise SpectError(f"{p}: not a readable attenuation map ({exc})") from None
+
+
+def write_short_axis(study: ScannerStudy, out: Path) -> None:
+    """Write a short-axis study from scanner data (gated, or for a plain TOMO acquisition one frame: npz/NIfTI)."""
+    from ..io.spect import write_spect
+
+    if study.counts.shape[0] >= 8:
+        write_spect(study.gated(), out)
+    elif out.name.lower().endswith(".dcm"):
+        raise SpectError(f"{out}: a non-gated study can be written as .npz or .nii.gz only")
+    else:
+        write_spect(_Frames(study.counts, study.spacing_mm, study.study_id), out)
+
+
+def check_reconstruction_outputs(out: str | Path, qc_path: str | Path | None = None, force: bool = False) -> None:
+    """Refuse an output name lvmd cannot write, or existing outputs unless ``force`` (before any work is done)."""
+    out = Path(out)
+    if not out.name.lower().endswith((".npz", ".nii", ".nii.gz", ".dcm")):
+        raise SpectError(f"{out}: output must end in .npz, .nii, .nii.gz or .dcm")
+    for target in [out] + ([Path(qc_path)] if qc_path else []):
+        if target.exists() and not force:
+            raise SpectError(f"{target}: exists (use --force to replace it)")
+
+
+def write_reconstruction(study: ScannerStudy, out: str | Path, qc_path: str | Path | None = None,
+                         force: bool = False) -> None:
+    """Write the short-axis study (``.npz``, ``.nii``, ``.nii.gz`` or ``.dcm``) and, optionally, its QC figure (PNG).
+
+    Each file is written whole or not at all; existing files are refused unless ``force``.
+    """
+    from .._atomic import atomic_file
+
+    out = Path(out)
+    check_reconstruction_outputs(out, qc_path, force)
+    figure = qc_figure(study) if qc_path else None
+    with atomic_file(out) as tmp:
+        write_short_axis(study, tmp)
+    if figure is not None:
+        with atomic_file(Path(qc_path)) as tmp:
+            figure.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
+
+
+@dataclass
+class _Frames:
+    """Counts and spacing in the shape :func:`lvmd.io.spect.write_spect` writes, without GatedSpect's gate check."""
+
+    counts: np.ndarray
+    spacing_mm: tuple[float, float, float]
+    study_id: str
 
 
 def qc_figure(study: ScannerStudy):
     """Transaxial views through the LV centre with the detected axis, and the short-axis, VLA and HLA views."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     info = study.reorientation
     tr = study.transaxial.sum(axis=0)
     sa = study.counts.sum(axis=0)
     c = info.centre
     a = info.apex_direction
-    fig, axes = plt.subplots(2, 3, figsize=(11, 7.5))
+    fig = Figure(figsize=(11, 7.5))
+    axes = fig.subplots(2, 3)
     views = [("transaxial (z = %d)" % round(c[2]), tr[:, :, int(round(c[2]))].T, (0, 1), "x (R->L)", "y (A->P)"),
              ("coronal (y = %d)" % round(c[1]), tr[:, int(round(c[1])), :].T, (0, 2), "x (R->L)", "z (I->S)"),
              ("sagittal (x = %d)" % round(c[0]), tr[int(round(c[0])), :, :].T, (1, 2), "y (A->P)", "z (I->S)")]
@@ -104,8 +199,11 @@ def qc_figure(study: ScannerStudy):
     axes[1, 2].imshow(sa[:, mid[1], :].T, cmap="gray")
     axes[1, 2].set_title("horizontal long axis: apex left, septum up", fontsize=8)
     az, el = info.angles_deg
-    fig.suptitle(f"{study.study_id}: LV centre (x, y, z) = ({c[0]:.1f}, {c[1]:.1f}, {c[2]:.1f}) voxels; "
-                 f"axis azimuth {az:.1f} deg, elevation {el:.1f} deg", fontsize=9)
+    loc = info.localisation
+    how = "" if loc is None else f"; {loc.method}, confidence {loc.confidence:.2f}"
+    name = "".join(ch if ch.isprintable() else "?" for ch in study.study_id).replace("$", r"\$")
+    fig.suptitle(f"{name}: LV centre (x, y, z) = ({c[0]:.1f}, {c[1]:.1f}, {c[2]:.1f}) voxels; "
+                 f"axis azimuth {az:.1f} deg, elevation {el:.1f} deg{how}", fontsize=9)
     for ax in axes.ravel():
         ax.tick_params(labelsize=6)
     fig.tight_layout()

@@ -41,6 +41,9 @@ class Projections:
     object_meta, proj_meta : PyTomography metadata (geometry of the object grid and of the projections).
     gated : bool
     study_id : str
+    patient_axes : tuple of float
+        Sign of the reconstruction's x, y, z axes in patient (left, posterior, superior) terms (see
+        :func:`patient_axes`).
     """
 
     counts: np.ndarray
@@ -48,11 +51,28 @@ class Projections:
     proj_meta: object
     gated: bool
     study_id: str
+    patient_axes: tuple[float, float, float] = (1.0, 1.0, 1.0)
 
     @property
     def voxel_mm(self) -> float:
         """Reconstructed voxel size (mm); PyTomography works in cm."""
         return float(self.object_meta.dr[0]) * 10.0
+
+
+def patient_axes(ds) -> tuple[float, float, float]:
+    """Sign of PyTomography's object axes (x, y, z) in patient (left, posterior, superior) terms, from the file.
+
+    PyTomography puts the projection rows' first pixel at the superior end, as the usual detector Image
+    Orientation (Patient) (column direction 0\\0\\-1) says; a file whose detector column direction points to the
+    head instead gives an object whose z runs superior -> inferior. The in-plane axes follow the gantry angles, which
+    DICOM defines relative to the patient. Files without the attribute are taken as the usual orientation.
+    """
+    detector = ds.get("DetectorInformationSequence")
+    orientation = detector[0].get("ImageOrientationPatient") if detector else None
+    if orientation is None or len(orientation) != 6:
+        return (1.0, 1.0, 1.0)
+    column_z = float(orientation[5])
+    return (1.0, 1.0, -1.0 if column_z > 0.5 else 1.0)
 
 
 def check_projection_file(path: Path):
@@ -95,7 +115,7 @@ def read_projections(path: str | Path, energy_window: int = 0) -> Projections:
     gated = any("GATED" in str(v).upper() for v in ds.get("ImageType", []))
     if counts.ndim == 3:
         counts = counts[None]
-    return Projections(counts.astype(np.float32), object_meta, proj_meta, gated, study_stem(path))
+    return Projections(counts.astype(np.float32), object_meta, proj_meta, gated, study_stem(path), patient_axes(ds))
 
 
 def write_projections(path: str | Path, counts: np.ndarray, angles_deg: np.ndarray, pixel_mm: float,

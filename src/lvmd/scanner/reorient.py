@@ -1,33 +1,38 @@
 """Automatic reorientation of a transaxial gated volume into short-axis slices (design.md conventions).
 
 Transaxial arrays follow PyTomography's object axes: ``volume[gate, x, y, z]`` with x running patient right -> left,
-y anterior -> posterior and z inferior -> superior (voxel indices; isotropic voxels).
+y anterior -> posterior and z inferior -> superior (voxel indices; isotropic voxels). ``patient_axes`` flips an axis
+whose file says otherwise (see :func:`lvmd.scanner.projections.patient_axes`).
 
-1. **LV centre**: a 3-D hollow-shell detector on the summed image -- the weakest of the eight octants of a spherical
-   shell minus the inner ball -- which scores a myocardial shell around its cavity high and a solid hot blob (liver,
-   gut, injection site) near zero, whatever its brightness.
-2. **Long axis**: the direction through that centre along which perpendicular slices look most like rings
+1. **LV centre**: the shared beating-heart localisation (:func:`lvmd.phase.locate.find_beating_lv`): where the
+   heart beats over the gates, a 3-D hollow-shell detector (the weakest of the eight octants of a spherical shell
+   minus the inner ball) on the image clipped at the LV's own level, and the anatomical prior that the LV lies left,
+   anterior and superior in the body. Ungated data fall back to shape and anatomy, and say so.
+2. **Mask**: activity hotter than myocardium can be, away from the LV, is set aside; so is everything beyond the
+   operator's mask radius.
+3. **Long axis**: the direction through that centre along which perpendicular slices look most like rings
    (coarse-to-fine search over directions), i.e. the axis of the LV's rotational symmetry.
-3. **Apex vs base**: along the axis the apical wall crosses it and the open base does not.
-4. **In-plane rotation** from anatomy: anterior up (towards patient anterior-superior), septum left (the lateral
+4. **Apex vs base**: along the axis the apical wall crosses it and the open base does not; when both ends look
+   alike, anatomy decides (the apex points left, anterior and inferior).
+5. **In-plane rotation** from anatomy: anterior up (towards patient anterior-superior), septum left (the lateral
    wall faces patient left-posterior).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import lru_cache
+from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import fft as sfft
 from scipy import ndimage
 
 from ..errors import SpectError
+from ..phase.locate import (CLIP_ABOVE_LEVEL, EXTRACARDIAC_HOT, MIN_SHELL_SCORE, SHELL_RADII_MM, Candidate,
+                            Localisation, find_beating_lv, shell_scores, top_candidates)
 
-SHELL_RADII_MM = (16.0, 21.0, 27.0, 33.0)
 LEFT = np.array([1.0, 0.0, 0.0])
 ANTERIOR = np.array([0.0, -1.0, 0.0])
 SUPERIOR = np.array([0.0, 0.0, 1.0])
+NO_LV_HINT_3D = "give the LV centre (--lv-centre X Y Z) and, if needed, --axis-angles and --mask-radius"
 
 
 def axis_from_angles(azimuth_deg: float, elevation_deg: float) -> np.ndarray:
@@ -42,95 +47,115 @@ def angles_from_axis(axis: np.ndarray) -> tuple[float, float]:
     return float(np.degrees(np.arctan2(a[1], a[0]))), float(np.degrees(np.arcsin(np.clip(a[2], -1, 1))))
 
 
-def short_axis_frame(apex_direction: np.ndarray) -> np.ndarray:
+def short_axis_frame(apex_direction: np.ndarray, patient_axes=(1.0, 1.0, 1.0)) -> np.ndarray:
     """Columns: the slice (apex -> base), row (anterior -> inferior wall) and column (septum -> lateral) directions.
 
     The row and column directions come from anatomy: the anterior wall faces patient anterior-superior and the
-    lateral wall patient left-posterior.
+    lateral wall patient left-posterior. ``patient_axes``: sign of each object axis in (left, posterior, superior).
     """
+    p = np.asarray(patient_axes, float)
+    left, anterior, superior = LEFT * p, ANTERIOR * p, SUPERIOR * p
     a = apex_direction / np.linalg.norm(apex_direction)
     e_slice = -a
-    up = ANTERIOR + SUPERIOR
+    up = anterior + superior
     up = up - np.dot(up, a) * a
     if np.linalg.norm(up) < 1e-6:  # axis along anterior-superior: fall back on superior alone
-        up = SUPERIOR - np.dot(SUPERIOR, a) * a
+        up = superior - np.dot(superior, a) * a
     e_row = -up / np.linalg.norm(up)
     e_col = np.cross(e_slice, e_row)
-    if np.dot(e_col, LEFT - ANTERIOR) < 0:
+    if np.dot(e_col, left - anterior) < 0:
         e_col = -e_col
     return np.column_stack([e_slice, e_row, e_col])
 
 
-@lru_cache(maxsize=32)
-def _shell_kernels(radius: float, half_width: float) -> np.ndarray:
-    size = int(np.ceil(radius + half_width)) + 1
-    g = np.mgrid[-size:size + 1, -size:size + 1, -size:size + 1].astype(float)
-    r = np.sqrt((g**2).sum(axis=0))
-    shell = np.abs(r - radius) <= half_width
-    kernels = []
-    for sx in (-1, 1):
-        for sy in (-1, 1):
-            for sz in (-1, 1):
-                octant = shell & (sx * g[0] >= 0) & (sy * g[1] >= 0) & (sz * g[2] >= 0)
-                kernels.append(octant / octant.sum())
-    inner = r <= max(radius - 2 * half_width, 0.55 * radius, 1.0)
-    kernels.append(inner / inner.sum())
-    return np.stack(kernels)
-
-
-def _shell_score(image: np.ndarray, radius: float, half_width: float) -> np.ndarray:
-    kernels = _shell_kernels(radius, half_width)
-    k = kernels.shape[-1]
-    shape = tuple(sfft.next_fast_len(n + k - 1, real=True) for n in image.shape)
-    spectrum = sfft.rfftn(image, shape)
-    out = sfft.irfftn(spectrum[None] * sfft.rfftn(kernels[:, ::-1, ::-1, ::-1], shape, axes=(1, 2, 3)), shape,
-                      axes=(1, 2, 3))
-    h = k // 2
-    out = out[:, h:h + image.shape[0], h:h + image.shape[1], h:h + image.shape[2]]
-    weakest = out[:8].min(axis=0)
-    return weakest - out[8], weakest
-
-
-def find_lv_3d(summed: np.ndarray, voxel_mm: float) -> tuple[np.ndarray, float, float]:
-    """LV cavity centre (voxel coordinates), mid-wall radius (voxels) and detector score in a transaxial volume."""
-    image = ndimage.gaussian_filter(summed.astype(np.float64), 0.8)
-    peak = image.max()
-    if peak <= 0:
-        raise SpectError("empty field of view")
-    image /= peak
-    f = 2 if voxel_mm < 5.0 else 1  # coarse search on 2x2x2 bins, unless the voxels are already coarse
-    binned = image[: image.shape[0] // f * f, : image.shape[1] // f * f, : image.shape[2] // f * f]
-    binned = binned.reshape(binned.shape[0] // f, f, binned.shape[1] // f, f, binned.shape[2] // f, f).mean(axis=(1, 3, 5))
+def _shell_search(voxel_mm: float):
+    """3-D shell-detector search (on 2x2x2 bins when voxels are fine): candidates in full-resolution voxels."""
+    f = 2 if voxel_mm < 5.0 else 1
     pix = f * voxel_mm
-    best = (-np.inf, None, None, 0.0)
-    for radius_mm in SHELL_RADII_MM:
-        r = radius_mm / pix
-        if r < 1.2 or 2 * (r + 2) >= min(binned.shape):
-            continue
-        score, wall = _shell_score(binned, r, max(4.0 / pix, 0.75))
-        idx = np.unravel_index(int(np.argmax(score)), score.shape)
-        if score[idx] > best[0]:
-            best = (float(score[idx]), idx, r, float(wall[idx]))
-    top, idx, r, wall_level = best
-    # A shell must stand out from the noise floor, and its cavity must be clearly darker than its wall (by a
-    # fraction of the wall, so that a much hotter liver elsewhere does not hide a fainter LV).
-    if idx is None or wall_level < 0.02 or top < 0.12 * wall_level:
-        raise SpectError("no LV found in the transaxial volume (no myocardial shell around a cavity); "
-                         "give the LV centre and axis angles manually (--lv-centre, --axis-angles)")
-    # Refine at full resolution around the coarse centre with the winning radius.
-    c = np.array(idx) * f + (f - 1) / 2.0
-    r *= f
-    lo = np.maximum(np.floor(c - r - 7).astype(int), 0)
-    hi = np.minimum(np.ceil(c + r + 8).astype(int), image.shape)
+
+    def search(image: np.ndarray, near: np.ndarray | None) -> list[Candidate]:
+        n = [s // f * f for s in image.shape]
+        binned = image[: n[0], : n[1], : n[2]]
+        if f > 1:
+            binned = binned.reshape(n[0] // f, f, n[1] // f, f, n[2] // f, f).mean(axis=(1, 3, 5))
+        best = np.full(binned.shape, -np.inf)
+        radius = np.zeros(binned.shape)
+        for radius_mm in SHELL_RADII_MM:
+            r = radius_mm / pix
+            if r < 1.2 or 2 * (r + 2) >= min(binned.shape):
+                continue
+            score = shell_scores(binned, r, max(4.0 / pix, 0.75))
+            better = score > best
+            best[better], radius[better] = score[better], r
+        if near is not None:
+            g = np.indices(binned.shape).astype(float) * f + (f - 1) / 2.0
+            given = ~np.isnan(near)
+            d2 = sum((g[i] - near[i]) ** 2 for i in range(3) if given[i])
+            best = np.where(d2 <= 3.0**2, best, -np.inf)
+        found = top_candidates(best, radius, 20.0 / pix)
+        return [Candidate(k.score, k.centre * f + (f - 1) / 2.0, k.radius_vox * f) for k in found]
+
+    return search
+
+
+def refine_centre(image: np.ndarray, centre: np.ndarray, radius: float, voxel_mm: float) -> np.ndarray:
+    """The shell detector's best voxel within 3 voxels of ``centre``, at full resolution."""
+    lo = np.maximum(np.floor(centre - radius - 7).astype(int), 0)
+    hi = np.minimum(np.ceil(centre + radius + 8).astype(int), image.shape)
     window = image[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
-    score, _ = _shell_score(window, r, max(4.0 / voxel_mm, 0.75))
-    local = c - lo
-    mask = np.zeros_like(score, dtype=bool)
+    if min(window.shape) < 3:
+        return centre
+    score = shell_scores(window, radius, max(4.0 / voxel_mm, 0.75))
     g = np.indices(score.shape)
-    mask[((g - local[:, None, None, None]) ** 2).sum(axis=0) <= 9] = True
-    score = np.where(mask, score, -np.inf)
-    fine = np.array(np.unravel_index(int(np.argmax(score)), score.shape)) + lo
-    return fine.astype(float), float(r), float(top)
+    local = centre - lo
+    score = np.where(((g - local[:, None, None, None]) ** 2).sum(axis=0) <= 9, score, -np.inf)
+    return (np.array(np.unravel_index(int(np.argmax(score)), score.shape)) + lo).astype(float)
+
+
+def anatomical_prior(image: np.ndarray, patient_axes=(1.0, 1.0, 1.0)):
+    """Weight (0.125-1) of a candidate centre: the LV lies left, anterior and superior of the body's centre.
+
+    The body's centre and extent come from the counts clipped at their 90th percentile (so that a hot liver or gut
+    does not pull them); ``patient_axes`` gives the sign of each object axis in patient (left, posterior,
+    superior) terms.
+    """
+    clipped = np.minimum(image, np.percentile(image, 90))
+    total = clipped.sum()
+    if total <= 0:
+        return lambda c: 1.0
+    g = np.indices(image.shape).reshape(3, -1).astype(float)
+    w = clipped.ravel() / total
+    centre = g @ w
+    spread = np.sqrt(((g - centre[:, None]) ** 2) @ w) + 1e-6
+    toward = np.array([1.0, -1.0, 1.0]) * np.asarray(patient_axes, float)  # left, anterior, superior
+
+    def prior(c) -> float:
+        z = toward * (np.asarray(c, float) - centre) / spread
+        return float(np.prod(0.5 + 0.5 / (1.0 + np.exp(-2.0 * z))))
+
+    return prior
+
+
+def extracardiac_volume(image: np.ndarray, centre: np.ndarray, radius: float, level: float,
+                        mask_radius_vox: float | None = None) -> tuple[np.ndarray, float]:
+    """Bool mask of activity to set aside around a transaxial LV, and the peak outside the LV over the LV level.
+
+    The LV region is a ball of 2.2 mid-wall radii around the centre; outside it, activity hotter than 1.5x the LV
+    level is masked and grown over what it spills on (down to half the LV level), and so is everything beyond the
+    operator's mask radius.
+    """
+    g = np.indices(image.shape).astype(float)
+    d2 = sum((g[i] - centre[i]) ** 2 for i in range(3))
+    region = d2 <= (2.2 * radius) ** 2
+    outside = ~region
+    ratio = float(image[outside].max() / level) if outside.any() and level > 0 else 0.0
+    hot = (image > EXTRACARDIAC_HOT * level) & outside
+    mask = np.zeros(image.shape, bool)
+    if hot.any():
+        mask = ndimage.binary_dilation(hot, iterations=max(int(round(0.5 * radius)), 1)) & (image > 0.5 * level) & outside
+    if mask_radius_vox is not None:
+        mask |= d2 > mask_radius_vox**2
+    return mask, ratio
 
 
 def _ring_profile(image: np.ndarray, centre: np.ndarray, direction: np.ndarray, radius: float,
@@ -152,16 +177,24 @@ def _ring_profile(image: np.ndarray, centre: np.ndarray, direction: np.ndarray, 
     return np.clip(sectors.max(axis=1) - middle, 0, None)
 
 
-def find_long_axis(image: np.ndarray, centre: np.ndarray, radius: float) -> np.ndarray:
-    """Unit direction of the LV long axis (sign arbitrary): the direction maximising ring-likeness of its slices."""
+def find_long_axis(image: np.ndarray, centre: np.ndarray, radius: float, start: np.ndarray | None = None) -> np.ndarray:
+    """Unit direction of the LV long axis (sign arbitrary): the direction maximising ring-likeness of its slices.
+
+    A coarse search over all directions (10 degrees apart) then finer ones around the best; with ``start``, only
+    the finer searches around it.
+    """
     offsets = np.arange(-2.0 * radius, 2.0 * radius + 1e-9, max(radius / 4, 0.5))
 
     def score(direction):
         return float(_ring_profile(image, centre, direction, radius, offsets).sum())
 
-    candidates = [axis_from_angles(az, el) for el in np.arange(0, 90.1, 10) for az in np.arange(0, 360, 10)]
-    best = max(candidates, key=score)
-    for step in (4.0, 1.5, 0.5):
+    if start is None:
+        best = max((axis_from_angles(az, el) for el in np.arange(0, 90.1, 10) for az in np.arange(0, 360, 10)),
+                   key=score)
+        steps = (4.0, 1.5, 0.5)
+    else:
+        best, steps = np.asarray(start, float), (6.0, 3.0, 1.5, 0.5)
+    for step in steps:
         az0, el0 = angles_from_axis(best)
         local = [axis_from_angles(az0 + da, el0 + de) for da in (-2 * step, -step, 0, step, 2 * step)
                  for de in (-2 * step, -step, 0, step, 2 * step)]
@@ -169,12 +202,57 @@ def find_long_axis(image: np.ndarray, centre: np.ndarray, radius: float) -> np.n
     return best / np.linalg.norm(best)
 
 
-def orient_apex(image: np.ndarray, centre: np.ndarray, axis: np.ndarray, radius: float) -> np.ndarray:
-    """Choose the sign of the axis so that it points base -> apex: the apical wall crosses the axis, the base does not."""
+def myocardial_radius(lv_image: np.ndarray, centre: np.ndarray, axis: np.ndarray, voxel_mm: float) -> float:
+    """Mean distance (voxels) of the myocardium from the axis, within 55 mm of it and 60 mm of the centre along it."""
+    g = np.indices(lv_image.shape).reshape(3, -1).astype(float) - centre[:, None]
+    along = axis @ g
+    radial = np.linalg.norm(g - np.outer(axis, along), axis=0)
+    values = lv_image.ravel()
+    w = values * ((values >= 0.55) & (radial * voxel_mm <= 55.0) & (np.abs(along) * voxel_mm <= 60.0))
+    return float((radial * w).sum() / w.sum()) if w.sum() > 0 else 0.0
+
+
+def orient_apex(image: np.ndarray, centre: np.ndarray, axis: np.ndarray, radius: float,
+                patient_axes=(1.0, 1.0, 1.0)) -> np.ndarray:
+    """Sign of the axis so that it points base -> apex: the apical wall crosses the axis, the open base does not.
+
+    When both ends look alike (within 15 %), anatomy decides: the apex points left, anterior and inferior.
+    """
     s = np.arange(0.5, 3.0 * radius, 0.5)
-    forward = ndimage.map_coordinates(image, (centre + s[:, None] * axis).T, order=1, mode="constant")
-    backward = ndimage.map_coordinates(image, (centre - s[:, None] * axis).T, order=1, mode="constant")
-    return axis if forward.max() >= backward.max() else -axis
+    forward = ndimage.map_coordinates(image, (centre + s[:, None] * axis).T, order=1, mode="constant").max()
+    backward = ndimage.map_coordinates(image, (centre - s[:, None] * axis).T, order=1, mode="constant").max()
+    if abs(forward - backward) <= 0.15 * max(forward, backward):
+        anatomy = (LEFT + ANTERIOR - SUPERIOR) * np.asarray(patient_axes, float)
+        return axis if np.dot(axis, anatomy) >= 0 else -axis
+    return axis if forward >= backward else -axis
+
+
+def myocardial_centroid(lv_image: np.ndarray, centre: np.ndarray, axis: np.ndarray, voxel_mm: float,
+                        reach_mm: float = 55.0) -> np.ndarray:
+    """Count-weighted centroid of the LV myocardium: the LV's centre (the shell detector's best centre sits towards
+    the apex, where a sphere fits an elongated LV best).
+
+    The myocardium is the connected part of the image at myocardial level (over 55 % of the LV level) that holds
+    the wall around ``centre``, within ``reach_mm`` of the axis and from 100 mm towards the base to 70 mm towards
+    the apex.
+    """
+    g = np.indices(lv_image.shape).reshape(3, -1).astype(float) - centre[:, None]
+    along = (axis @ g) * voxel_mm
+    radial = np.linalg.norm(g - np.outer(axis, axis @ g), axis=0) * voxel_mm
+    inside = ((radial <= reach_mm) & (along >= -100.0) & (along <= 70.0)).reshape(lv_image.shape)
+    myocardium = inside & (lv_image >= 0.55)
+    labels, n = ndimage.label(myocardium)
+    if n == 0:
+        return centre
+    near = (radial <= min(45.0, reach_mm)).reshape(lv_image.shape) & (np.abs(along) <= 30.0).reshape(lv_image.shape) \
+        & myocardium
+    counts = np.bincount(labels[near], minlength=n + 1)
+    counts[0] = 0
+    if counts.max() == 0:
+        return centre
+    keep = (labels == int(np.argmax(counts))).ravel()
+    w = lv_image.ravel()[keep]
+    return centre + (g[:, keep] @ w) / w.sum()
 
 
 @dataclass
@@ -191,6 +269,13 @@ class Reorientation:
         Columns: slice, row and column directions of the short-axis grid.
     radius_vox : float
         Mid-wall radius found by the shell detector.
+    shape : tuple of int
+        Short-axis grid (slices, rows, columns).
+    localisation : Localisation or None
+        How the LV was found (confidence, method, level, warnings).
+    extracardiac_ratio : float
+        Peak activity away from the LV over the LV's level.
+    warnings : list of str
     """
 
     centre: np.ndarray
@@ -198,11 +283,24 @@ class Reorientation:
     frame: np.ndarray
     radius_vox: float
     shape: tuple[int, int, int]
+    localisation: Localisation | None = None
+    extracardiac_ratio: float = 0.0
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def angles_deg(self) -> tuple[float, float]:
         """Azimuth and elevation of the base -> apex axis."""
         return angles_from_axis(self.apex_direction)
+
+    @property
+    def qc(self) -> dict:
+        """The reorientation's QC figures (merged into the phase result's ``qc`` by the batch)."""
+        loc = self.localisation
+        return {"reorientation_confidence": None if loc is None else round(float(loc.confidence), 4),
+                "reorientation_method": None if loc is None else loc.method,
+                "reorientation_extracardiac_ratio": round(float(self.extracardiac_ratio), 4),
+                "lv_centre_xyz": [round(float(v), 2) for v in self.centre],
+                "axis_angles_deg": [round(v, 2) for v in self.angles_deg]}
 
     def coordinates(self) -> np.ndarray:
         """Transaxial voxel coordinates (3, Zs, Ys, Xs) of every short-axis voxel."""
@@ -216,52 +314,84 @@ class Reorientation:
 
 
 def reorient_to_short_axis(volume: np.ndarray, voxel_mm: float, centre=None, axis_angles=None,
-                           shape: tuple[int, int, int] | None = None) -> tuple[np.ndarray, Reorientation]:
+                           shape: tuple[int, int, int] | None = None, mask_radius_mm: float | None = None,
+                           patient_axes=(1.0, 1.0, 1.0), study_id: str = "study") -> tuple[np.ndarray, Reorientation]:
     """Resample a gated transaxial volume (T, X, Y, Z) into short-axis slices (T, Z', Y', X'), gates aligned.
 
     Parameters
     ----------
     volume : numpy.ndarray
-        Gated transaxial counts (a 3-D volume is treated as one gate).
+        Gated transaxial counts (a 3-D volume is one ungated frame: located by shape and anatomy only).
     voxel_mm : float
         Isotropic voxel size; the short-axis grid uses the same.
     centre : sequence of 3 float, optional
-        Manual LV centre (x, y, z voxels).
+        Operator's LV centre (x, y, z voxels): always used.
     axis_angles : (azimuth, elevation) degrees, optional
-        Manual base -> apex axis (see :func:`axis_from_angles`).
+        Operator's base -> apex axis (see :func:`axis_from_angles`): always used.
     shape : (Z', Y', X'), optional
         Short-axis grid; default: 32 slices of 64 x 64 (or the transaxial size if smaller).
+    mask_radius_mm : float, optional
+        Operator's mask: activity farther than this from the LV centre is ignored.
+    patient_axes : sequence of 3 float
+        Sign of each object axis in patient (left, posterior, superior) terms, from the file's orientation.
+
+    Raises
+    ------
+    SpectError
+        No beating LV found automatically (one line naming the options that help).
     """
     volume = np.asarray(volume, dtype=np.float32)
     if volume.ndim == 3:
         volume = volume[None]
+    if mask_radius_mm is not None and mask_radius_mm <= 0:
+        raise SpectError(f"{study_id}: mask radius {mask_radius_mm} mm must be positive")
     summed = volume.sum(axis=0)
-    if centre is None:
-        c, radius, _ = find_lv_3d(summed, voxel_mm)
-    else:
-        c, radius = np.asarray(centre, float), 25.0 / voxel_mm
     image = ndimage.gaussian_filter(summed.astype(np.float64), 0.8)
-    image /= max(image.max(), 1e-12)
+    counts = volume if volume.shape[0] >= 4 else summed
+    h = (voxel_mm,) * 3
+    found = find_beating_lv(counts, h, _shell_search(voxel_mm), anatomical_prior(image, patient_axes),
+                            centre=centre, study_id=study_id, no_lv_hint=NO_LV_HINT_3D, image=image,
+                            min_score=MIN_SHELL_SCORE, exhaustive=True)
+    radius = found.radius_vox if found.radius_vox > 0 else 25.0 / voxel_mm
+    c = found.centre if centre is not None else refine_centre(
+        np.minimum(image, CLIP_ABOVE_LEVEL * found.level) / found.level, found.centre, radius, voxel_mm)
+    mask, ratio = extracardiac_volume(image, c, radius, found.level,
+                                      None if mask_radius_mm is None else mask_radius_mm / voxel_mm)
+    lv_image = np.where(mask, 0.0, np.minimum(image, CLIP_ABOVE_LEVEL * found.level)) / found.level
+    myocardium = np.where(image > EXTRACARDIAC_HOT * found.level, 0.0, lv_image)  # hotter than any myocardium
     if axis_angles is None:
-        axis = find_long_axis(image, c, radius)
-        axis = orient_apex(image, c, axis, radius)
+        axis = find_long_axis(lv_image, c, radius)
+        axis = orient_apex(lv_image, c, axis, radius, patient_axes)
     else:
         axis = axis_from_angles(*axis_angles)
+    if centre is None:
+        c = myocardial_centroid(myocardium, c, axis, voxel_mm)
+    if axis_angles is None:  # again from the LV's centre, with the myocardium's own radius (the shell's is an apex's)
+        mid_radius = myocardial_radius(myocardium, c, axis, voxel_mm)
+        if mid_radius > radius:
+            axis = orient_apex(lv_image, c, find_long_axis(lv_image, c, mid_radius, start=axis), mid_radius,
+                               patient_axes)
+            radius = mid_radius
+            if centre is None:  # the RV, when bright, joins the septum: keep to the LV's own wall
+                c = myocardial_centroid(myocardium, c, axis, voxel_mm, reach_mm=1.6 * mid_radius * voxel_mm)
     side = min(64, min(volume.shape[1:]))
     shape = shape or (min(32, side), side, side)
-    info = Reorientation(c, axis, short_axis_frame(axis), radius, tuple(shape))
+    warnings = list(found.warnings)
+    if volume.shape[0] < 4:
+        warnings.append("ungated data: the LV was located by shape and anatomy only (no motion to go by)")
+    info = Reorientation(c, axis, short_axis_frame(axis, patient_axes), radius, tuple(shape), found, ratio, warnings)
     coords = info.coordinates().reshape(3, -1)
     out = np.stack([ndimage.map_coordinates(g, coords, order=1, mode="constant").reshape(shape) for g in volume])
     return np.clip(out, 0, None).astype(np.float32), info
 
 
 def embed_short_axis(sa: np.ndarray, apex_direction: np.ndarray, transaxial_shape: tuple[int, int, int],
-                     centre: np.ndarray) -> np.ndarray:
+                     centre: np.ndarray, patient_axes=(1.0, 1.0, 1.0)) -> np.ndarray:
     """Place short-axis gated arrays (T, Z', Y', X') into a transaxial pose (the inverse of reorientation).
 
     Used to build test objects with a known axis: the LV's short-axis centre goes to ``centre``.
     """
-    frame = short_axis_frame(apex_direction)
+    frame = short_axis_frame(apex_direction, patient_axes)
     g = np.indices(transaxial_shape).reshape(3, -1).astype(float) - np.asarray(centre, float)[:, None]
     local = frame.T @ g  # (slice, row, col) offsets from the short-axis centre
     zs, ys, xs = sa.shape[1:]

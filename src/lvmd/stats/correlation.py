@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..formulas import Z975
+from ..results import Result, format_p
 from ._checks import require_columns
-from ._result import Result, format_p
 
 
 class CorrelationResult(Result):
@@ -40,7 +41,6 @@ def correlation(df: pd.DataFrame, columns: Sequence[str], against: Sequence[str]
     The 95 % CI uses Fisher's z transform, ``tanh(atanh(r) +- 1.96 / sqrt(n - 3))``.
     """
     require_columns(df, [*columns, *against])
-    z975 = stats.norm.ppf(0.975)
     rows = []
     for c in columns:
         for a in against:
@@ -52,7 +52,7 @@ def correlation(df: pd.DataFrame, columns: Sequence[str], against: Sequence[str]
             else:
                 r, p = stats.pearsonr(x, y)
                 if n > 3 and abs(r) < 1:
-                    half = z975 / np.sqrt(n - 3)
+                    half = Z975 / np.sqrt(n - 3)
                     lo, hi = np.tanh(np.arctanh(r) - half), np.tanh(np.arctanh(r) + half)
                 else:
                     lo, hi = np.nan, np.nan

@@ -1,5 +1,8 @@
 """Incremental value of added predictors: nested logistic models compared by the likelihood-ratio test, with the
-change in ROC AUC and its DeLong p (the paper's "LH 8.06, P = 0.005" and Figure 3)."""
+change in ROC AUC and its DeLong p (the paper's "LH 8.06, P = 0.005" and Figure 3).
+
+A model that cannot be estimated (constant or duplicated variable, separation, no convergence) has no likelihood: its
+test is reported as not estimable, with the reason, and never computed from a stand-in log-likelihood."""
 
 from __future__ import annotations
 
@@ -11,8 +14,9 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import StatsError
+from ..formulas import logit
+from ..results import Result, format_p
 from ._checks import require_columns
-from ._result import Result, format_p
 from .logistic import LogitFit, fit_logit
 from .roc import delong_test, roc_auc
 
@@ -31,6 +35,7 @@ class Step:
     p_value: float
     delta_auc: float
     delta_auc_p: float
+    note: str = ""
 
 
 class IncrementalResult(Result):
@@ -46,7 +51,7 @@ class IncrementalResult(Result):
             "model_chi2": 2 * (s.fit.llf - steps[0].fit.llf) if i else 0.0,
             "lr_statistic": s.lr_statistic, "df": s.df, "p": s.p_value, "auc": s.auc,
             "auc_ci_low": s.auc_ci[0], "auc_ci_high": s.auc_ci[1], "delta_auc": s.delta_auc,
-            "delta_auc_p": s.delta_auc_p, "n": s.fit.n,
+            "delta_auc_p": s.delta_auc_p, "n": s.fit.n, "note": s.note,
         } for i, s in enumerate(steps)])
 
     @property
@@ -69,7 +74,8 @@ class IncrementalResult(Result):
         return pd.DataFrame({
             "model": s["model"], "variables": s["variables"],
             "AUC [95% CI]": [f"{a:.2f} [{lo:.2f}, {hi:.2f}]" for a, lo, hi in zip(s["auc"], s["auc_ci_low"], s["auc_ci_high"])],
-            "LR chi2 (df)": ["" if not np.isfinite(c) else f"{c:.2f} ({d})" for c, d in zip(s["lr_statistic"], s["df"])],
+            "LR chi2 (df)": [note if note else "" if not np.isfinite(c) else f"{c:.2f} ({d})"
+                             for c, d, note in zip(s["lr_statistic"], s["df"], s["note"])],
             "P value": [format_p(p) for p in s["p"]],
             "ΔAUC (DeLong P)": ["" if not np.isfinite(d) else f"{d:+.3f} ({format_p(p)})"
                                 for d, p in zip(s["delta_auc"], s["delta_auc_p"])],
@@ -116,24 +122,30 @@ def incremental(df: pd.DataFrame, outcome: str, base: Sequence[str], added: Sequ
     previous_fit, previous_score = None, None
     for name, variables in zip(names, models):
         fit = fit_logit(data, outcome, variables, firth=firth) if variables else _intercept_only(y)
-        score = fit.linear_predictor(data[variables].to_numpy(float)) if variables else np.zeros(len(y))
-        if variables and not fit.separation:
+        if not fit.estimable:
+            score = np.full(len(y), np.nan)
+            auc, ci = np.nan, (np.nan, np.nan)
+        elif variables:
+            score = fit.linear_predictor(data[variables].to_numpy(float))
             roc = roc_auc(y, score, direction="<")
             auc, ci = roc.auc, roc.ci
         else:
-            auc, ci = (0.5, (0.5, 0.5)) if not variables else (np.nan, (np.nan, np.nan))
+            score, auc, ci = np.zeros(len(y)), 0.5, (0.5, 0.5)
+        note = fit.note
         if previous_fit is None:
             lr, dof, p, d_auc, d_p = np.nan, 0, np.nan, np.nan, np.nan
         else:
-            lr = max(0.0, 2 * (fit.llf - previous_fit.llf))
             dof = len(variables) - len(previous_fit.names) + 1
-            p = float(stats.chi2.sf(lr, dof))
-            d_auc = auc - steps[-1].auc
-            try:
+            if fit.estimable and previous_fit.estimable:
+                lr = max(0.0, 2 * (fit.llf - previous_fit.llf))
+                p = float(stats.chi2.sf(lr, dof))
+                d_auc = auc - steps[-1].auc
                 d_p = delong_test(y, score, previous_score, direction="<").p_value if previous_fit.names[1:] else np.nan
-            except StatsError:
-                d_p = np.nan
-        steps.append(Step(name, variables, fit, float(auc), ci, float(lr), int(dof), float(p), float(d_auc), float(d_p)))
+            else:
+                lr, p, d_auc, d_p = np.nan, np.nan, np.nan, np.nan
+                note = note or f"not estimable: the model before it is not ({previous_fit.note})"
+        steps.append(Step(name, variables, fit, float(auc), ci, float(lr), int(dof), float(p), float(d_auc), float(d_p),
+                          note))
         previous_fit, previous_score = fit, score
     return IncrementalResult(steps, outcome, len(y))
 
@@ -141,6 +153,5 @@ def incremental(df: pd.DataFrame, outcome: str, base: Sequence[str], added: Sequ
 def _intercept_only(y: np.ndarray) -> LogitFit:
     p = y.mean()
     llf = float(np.sum(y * np.log(p) + (1 - y) * np.log(1 - p)))
-    beta = np.log(p / (1 - p))
-    return LogitFit(["const"], np.array([beta]), np.array([[1 / (len(y) * p * (1 - p))]]), llf, len(y),
+    return LogitFit(["const"], np.array([logit(p)]), np.array([[1 / (len(y) * p * (1 - p))]]), llf, len(y),
                     int(y.sum()), False, "mle", True)

@@ -1,5 +1,13 @@
 """Logistic regression as the paper used it: univariate screening and multivariate models with the collinearity
-split, built on statsmodels, with separation detected and reported rather than crashing or printing absurd ORs.
+split, built on statsmodels, with fits that cannot be estimated reported as such rather than crashing or printing
+absurd ORs.
+
+A fit is *not estimable* when its design is rank-deficient (a constant or duplicated variable), when the data are
+separated, or when Newton's method does not converge. Separation is decided by the linear-programming criterion of
+Konis (2007; R's safeBinaryRegression): the data are (quasi-)completely separated exactly when some non-zero
+direction ``b`` has ``x_i . b >= 0`` for every responder and ``<= 0`` for every non-responder. The LP is run only when
+the maximum-likelihood fit shows a symptom (statsmodels' perfect-separation signal, non-convergence, a fitted
+probability within 1e-6 of 0 or 1, non-finite estimates), so a valid fit with one far point is never flagged.
 
 Firth's penalised likelihood (Firth 1993) is offered as an option; statsmodels has no implementation, so it is
 written here (Newton-Raphson on the Jeffreys-penalised score, Wald intervals from the penalised information).
@@ -14,20 +22,37 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
-from scipy import stats
+from scipy.optimize import linprog
 from statsmodels.stats.outliers_influence import variance_inflation_factor
 from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationError, PerfectSeparationWarning
 
 from ..errors import StatsError
+from ..formulas import Z975, expit, two_sided_p
+from ..results import Result, format_or, format_p
 from ._checks import binary_outcome, require_columns
-from ._result import Result, format_or, format_p
 
-MAX_ABS_LINEAR_PREDICTOR = 15.0  # |logit| beyond this (p < 3e-7) on a fitted row signals (quasi-)separation
+FITTED_EDGE = 1e-6  # a fitted probability this close to 0 or 1 is a symptom worth the separation check
 
 
-@dataclass
-class LogitFit:
-    """A fitted logistic model: coefficients, covariance, log-likelihood and separation diagnostics."""
+@dataclass(repr=False)
+class LogitFit(Result):
+    """A fitted logistic model: coefficients, covariance, log-likelihood and why it is not estimable, if it is not.
+
+    Attributes
+    ----------
+    names : list of str
+        ``"const"`` followed by the variables.
+    params, cov : numpy.ndarray
+        Estimates and their covariance (NaN when not estimable).
+    llf : float
+        Log-likelihood at the estimates (NaN when not estimable: never a stand-in value).
+    separation : bool
+        The data are (quasi-)completely separated: the maximum-likelihood estimates do not exist.
+    method : str
+        ``"mle"`` or ``"firth"``.
+    note : str
+        Why the fit is not estimable ("" when it is).
+    """
 
     names: list[str]
     params: np.ndarray
@@ -39,24 +64,37 @@ class LogitFit:
     method: str
     converged: bool
     rows: pd.Index = field(default_factory=lambda: pd.Index([]))
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        self.title = f"Logistic model ({self.method}, n = {self.n}, {self.events} events)"
+
+    @property
+    def estimable(self) -> bool:
+        """True when the estimates exist and were found (no separation, full rank, converged, finite)."""
+        return not self.note and bool(np.all(np.isfinite(self.params))) and np.isfinite(self.llf)
 
     @property
     def bse(self) -> np.ndarray:
         """Standard errors."""
         return np.sqrt(np.clip(np.diag(self.cov), 0, None))
 
+    @property
+    def summary(self) -> pd.DataFrame:
+        """:meth:`table`, so that the fit prints and renders like every lvmd result."""
+        return self.table()
+
     def table(self) -> pd.DataFrame:
         """OR, 95 % CI and Wald p per term (intercept excluded); NaN where not estimable."""
-        z = stats.norm.ppf(0.975)
         beta, se = self.params[1:], self.bse[1:]
-        ok = np.isfinite(se) & ~self.separation
+        ok = np.isfinite(se) & self.estimable
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             out = pd.DataFrame({
                 "beta": beta, "se": se,
                 "odds_ratio": np.where(ok, np.exp(beta), np.nan),
-                "ci_low": np.where(ok, np.exp(beta - z * se), np.nan),
-                "ci_high": np.where(ok, np.exp(beta + z * se), np.nan),
-                "p": np.where(ok, 2 * stats.norm.sf(np.abs(beta / se)), np.nan),
+                "ci_low": np.where(ok, np.exp(beta - Z975 * se), np.nan),
+                "ci_high": np.where(ok, np.exp(beta + Z975 * se), np.nan),
+                "p": np.where(ok, two_sided_p(beta / se), np.nan),
             }, index=pd.Index(self.names[1:], name="variable"))
         return out
 
@@ -66,7 +104,7 @@ class LogitFit:
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Probability for new rows (without the intercept column)."""
-        return 1.0 / (1.0 + np.exp(-self.linear_predictor(X)))
+        return expit(self.linear_predictor(X))
 
 
 def _firth(X: np.ndarray, y: np.ndarray, max_iter: int = 100, tol: float = 1e-8) -> tuple[np.ndarray, np.ndarray, float, bool]:
@@ -74,7 +112,7 @@ def _firth(X: np.ndarray, y: np.ndarray, max_iter: int = 100, tol: float = 1e-8)
     beta = np.zeros(X.shape[1])
     converged = False
     for _ in range(max_iter):
-        p = 1.0 / (1.0 + np.exp(-(X @ beta)))
+        p = expit(X @ beta)
         w = p * (1 - p)
         info = X.T @ (X * w[:, None])
         inv = np.linalg.pinv(info)
@@ -88,19 +126,49 @@ def _firth(X: np.ndarray, y: np.ndarray, max_iter: int = 100, tol: float = 1e-8)
         if np.max(np.abs(step)) < tol:
             converged = True
             break
-    p = np.clip(1.0 / (1.0 + np.exp(-(X @ beta))), 1e-15, 1 - 1e-15)
+    p = np.clip(expit(X @ beta), 1e-15, 1 - 1e-15)
     w = p * (1 - p)
     cov = np.linalg.pinv(X.T @ (X * w[:, None]))
     llf = float(np.sum(y * np.log(p) + (1 - y) * np.log(1 - p)))
     return beta, cov, llf, converged
 
 
+def rank_deficiency(X: np.ndarray, names: Sequence[str]) -> str:
+    """Why the design (intercept first) is rank-deficient -- a constant or a duplicated variable -- or ""."""
+    if np.linalg.matrix_rank(X) == X.shape[1]:
+        return ""
+    for j in range(1, X.shape[1]):
+        if np.ptp(X[:, j]) == 0:
+            return f"{names[j]} is constant"
+        if np.linalg.matrix_rank(X[:, : j + 1]) <= j:
+            return f"{names[j]} is a linear combination of the variables before it (duplicated?)"
+    return "the design matrix is rank-deficient"
+
+
+def is_separated(X: np.ndarray, y: np.ndarray) -> bool:
+    """Konis' linear-programming test: True when the outcome is (quasi-)completely separated by the columns of X.
+
+    Maximises sum_i s_i x_i . b subject to s_i x_i . b >= 0 (s = +1 for y = 1, -1 for y = 0) and |b_j| <= 1 on the
+    standardised columns (the column space, and so the answer, is unchanged); a positive optimum is a direction along
+    which the likelihood rises for ever.
+    """
+    Z = X.astype(float).copy()
+    for j in range(Z.shape[1]):
+        sd = Z[:, j].std()
+        if sd > 0:
+            Z[:, j] = (Z[:, j] - Z[:, j].mean()) / sd
+    signed = Z * np.where(y == 1, 1.0, -1.0)[:, None]
+    res = linprog(-signed.sum(axis=0), A_ub=-signed, b_ub=np.zeros(len(y)), bounds=[(-1, 1)] * Z.shape[1],
+                  method="highs")
+    return bool(res.status == 0 and -res.fun > 1e-6 * max(1, len(y)))
+
+
 def fit_logit(df: pd.DataFrame, outcome: str, variables: Sequence[str], firth: bool = False) -> LogitFit:
     """Fit one logistic model on the complete cases of ``outcome`` and ``variables``.
 
-    Separation (perfect or quasi-complete) is detected -- by statsmodels' own check, non-convergence, or a fitted
-    logit beyond +-15 -- and flagged in ``separation``; with ``firth=True`` the penalised fit is used instead, which
-    stays finite under separation.
+    A fit that cannot be estimated -- rank-deficient design, separation (see the module docstring), no convergence --
+    comes back with NaN estimates and log-likelihood and the reason in ``note``; ``separation`` says whether
+    Firth's penalised fit (``firth=True``, finite under separation) would help.
     """
     variables = list(variables)
     require_columns(df, [outcome, *variables])
@@ -110,32 +178,44 @@ def fit_logit(df: pd.DataFrame, outcome: str, variables: Sequence[str], firth: b
         raise StatsError(f"{outcome} has a single class among the complete cases of {', '.join(variables)}")
     X = sm.add_constant(data[variables].to_numpy(float), has_constant="add")
     names = ["const", *variables]
+    k = len(names)
+
+    def not_estimable(note: str, separation: bool = False) -> LogitFit:
+        return LogitFit(names, np.full(k, np.nan), np.full((k, k), np.nan), np.nan, len(y), int(y.sum()), separation,
+                        "firth" if firth else "mle", False, data.index, note)
+
+    deficient = rank_deficiency(X, names)
+    if deficient:
+        return not_estimable(f"not estimable: {deficient}")
     if firth:
         params, cov, llf, converged = _firth(X, y)
-        return LogitFit(names, params, cov, llf, len(y), int(y.sum()), False, "firth", converged, data.index)
-    separation, converged = False, True
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", PerfectSeparationWarning)
+        fit = LogitFit(names, params, cov, llf, len(y), int(y.sum()), False, "firth", converged, data.index)
+        return fit if converged else not_estimable("not estimable: Firth's iterations did not converge")
+    flagged, converged = False, True
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", PerfectSeparationWarning)
         warnings.simplefilter("ignore", ConvergenceWarning)
-        warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)  # overflow of exp() while a separated fit diverges
         try:
             res = sm.Logit(y, X).fit(disp=0, method="newton", maxiter=100)
-            params, llf = np.asarray(res.params), float(res.llf)
+            params, llf = np.asarray(res.params, float), float(res.llf)
             converged = bool(res.mle_retvals.get("converged", True))
             try:
-                cov = np.asarray(res.cov_params())
+                cov = np.asarray(res.cov_params(), float)
             except (np.linalg.LinAlgError, ValueError):
-                cov = np.full((len(names), len(names)), np.nan)
-        except (PerfectSeparationWarning, PerfectSeparationError, np.linalg.LinAlgError):
-            separation = True
-            params = np.full(len(names), np.nan)
-            cov = np.full((len(names), len(names)), np.nan)
-            llf = 0.0
-    if not separation:
-        eta = X @ params
-        if not converged or not np.all(np.isfinite(params)) or np.max(np.abs(eta)) > MAX_ABS_LINEAR_PREDICTOR:
-            separation = True
-    return LogitFit(names, params, cov, llf, len(y), int(y.sum()), separation, "mle", converged, data.index)
+                cov = np.full((k, k), np.nan)
+        except (PerfectSeparationError, np.linalg.LinAlgError):
+            flagged, params, cov, llf = True, np.full(k, np.nan), np.full((k, k), np.nan), np.nan
+    flagged = flagged or any(issubclass(w.category, PerfectSeparationWarning) for w in caught)
+    fitted = expit(X @ params) if np.all(np.isfinite(params)) else np.full(len(y), np.nan)
+    symptom = (flagged or not converged or not np.all(np.isfinite(params)) or not np.all(np.isfinite(cov))
+               or np.any(np.minimum(fitted, 1 - fitted) < FITTED_EDGE) or not np.all(np.isfinite(fitted)))
+    if symptom and (flagged or is_separated(X, y)):
+        return not_estimable("not estimable: separation (the outcome is perfectly predicted; use firth = true)",
+                             separation=True)
+    if not converged or not np.all(np.isfinite(params)) or not np.isfinite(llf):
+        return not_estimable("not estimable: Newton's iterations did not converge")
+    return LogitFit(names, params, cov, llf, len(y), int(y.sum()), False, "mle", True, data.index)
 
 
 def _flags(df: pd.DataFrame, variables: Sequence[str], fit: LogitFit | None) -> list[str]:
@@ -151,6 +231,8 @@ def _flags(df: pd.DataFrame, variables: Sequence[str], fit: LogitFit | None) -> 
             notes.append(f"{smaller / k:.1f} events per variable (< 10)")
         if fit.separation:
             notes.append("separation: OR not estimable (use firth=True)")
+        elif fit.note and not any("constant" in n for n in notes):
+            notes.append(fit.note)
     return notes
 
 
@@ -262,19 +344,26 @@ def vif(df: pd.DataFrame, variables: Sequence[str]) -> pd.Series:
 
 
 class MultivariateResult(Result):
-    """Multivariate models laid out like the paper's Table 2: one column block per model."""
+    """Multivariate models laid out like the paper's Table 2: one column block per model.
+
+    ``summary`` holds every term of every model (the CSV); the formatted table shows the univariate OR of the
+    ``shown`` variables (by default every screened one) beside each model's ORs.
+    """
 
     def __init__(self, models: dict[str, LogitFit], summary: pd.DataFrame, screening: UnivariateResult,
-                 candidates: list[str], notes: dict[str, list[str]]):
+                 candidates: list[str], notes: dict[str, list[str]], shown: list[str] | None = None):
         self.models = models
         self.summary = summary
         self.screening = screening
         self.candidates = candidates
         self.notes = notes
+        self.shown = shown
         self.title = "Univariate and multivariate logistic regression"
 
     def formatted(self) -> pd.DataFrame:
         uni = self.screening.formatted()[["OR [95% CI]", "P value"]]
+        if self.shown is not None:
+            uni = uni.loc[[v for v in self.shown if v in uni.index]]
         uni.columns = ["Univariate OR [95% CI]", "Univariate P"]
         blocks = [uni]
         for name in self.models:
@@ -287,6 +376,24 @@ class MultivariateResult(Result):
         out = pd.concat(blocks, axis=1).fillna("")
         out.index.name = "variable"
         return out
+
+
+def tabulate_models(df: pd.DataFrame, models: dict[str, LogitFit], screening: UnivariateResult,
+                    shown: Sequence[str] | None = None) -> MultivariateResult:
+    """Lay out already-fitted multivariate models like the paper's Table 2 (VIFs on ``df``, flags per model)."""
+    rows, notes = [], {}
+    for name, fit in models.items():
+        variables = fit.names[1:]
+        table = fit.table()
+        table["vif"] = vif(df, variables)
+        table["model"] = name
+        table["n"] = fit.n
+        rows.append(table.reset_index())
+        notes[name] = _flags(df, variables, fit)
+    summary = (pd.concat(rows, ignore_index=True) if rows else
+               pd.DataFrame(columns=["variable", "beta", "se", "odds_ratio", "ci_low", "ci_high", "p", "vif", "model", "n"]))
+    entered = list(dict.fromkeys(v for fit in models.values() for v in fit.names[1:]))
+    return MultivariateResult(dict(models), summary, screening, entered, notes, None if shown is None else list(shown))
 
 
 def multivariate(df: pd.DataFrame, outcome: str, candidates: Sequence[str], enter_p: float = 0.1,
@@ -310,18 +417,6 @@ def multivariate(df: pd.DataFrame, outcome: str, candidates: Sequence[str], ente
     entered = [v for v in screening.significant(enter_p) if v in candidates]
     entered += [v for v in force if v not in entered]
     groups = collinear_split(df, entered, collinearity_r)
-    models, rows, notes = {}, [], {}
-    for i, group in enumerate(groups, start=1):
-        name = f"Model {i}" if len(groups) > 1 else "Model"
-        fit = fit_logit(df, outcome, group, firth=firth)
-        models[name] = fit
-        table = fit.table()
-        table["vif"] = vif(df, group)
-        table["model"] = name
-        table["n"] = fit.n
-        rows.append(table.reset_index())
-        notes[name] = _flags(df, group, fit)
-    summary = (pd.concat(rows, ignore_index=True) if rows else
-               pd.DataFrame(columns=["variable", "beta", "se", "odds_ratio", "ci_low", "ci_high", "p", "vif", "model", "n"]))
-    return MultivariateResult(models, summary, screening, entered, notes)
-
+    names = [f"Model {i}" if len(groups) > 1 else "Model" for i in range(1, len(groups) + 1)]
+    return tabulate_models(df, {name: fit_logit(df, outcome, g, firth=firth) for name, g in zip(names, groups)},
+                           screening)

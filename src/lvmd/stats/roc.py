@@ -15,10 +15,9 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import StatsError
+from ..formulas import Z975, two_sided_p
+from ..results import Result
 from ._checks import binary_outcome, same_length
-from ._result import Result
-
-Z975 = stats.norm.ppf(0.975)
 
 
 def _midranks(x: np.ndarray) -> np.ndarray:
@@ -55,7 +54,7 @@ def _placements(cases: np.ndarray, controls: np.ndarray):
     return auc, v10, v01
 
 
-@dataclass
+@dataclass(repr=False)
 class RocCurve(Result):
     """Empirical ROC curve, AUC and DeLong uncertainty.
 
@@ -89,6 +88,11 @@ class RocCurve(Result):
         self.summary = pd.DataFrame(
             {"threshold": self.thresholds, "sensitivity": self.sensitivities, "specificity": self.specificities}
         )
+
+    def formatted(self) -> pd.DataFrame:
+        """AUC, its DeLong 95 % CI and the group sizes (the curve itself is ``summary``)."""
+        return pd.DataFrame([{"AUC": round(self.auc, 4), "95% CI": f"{self.ci[0]:.4f} - {self.ci[1]:.4f}",
+                              "cases": self.n_cases, "controls": self.n_controls, "direction": self.direction}])
 
     @property
     def se(self) -> float:
@@ -175,9 +179,12 @@ def roc_auc(y, score, direction: str = "auto") -> RocCurve:
     return RocCurve(float(auc), float(variance), ci, thresholds, sens, spec, direction, m, n, cases, controls)
 
 
-@dataclass
+@dataclass(repr=False)
 class DelongTest(Result):
     """DeLong comparison of two AUCs (first minus second, as pROC).
+
+    Two scores with identical ROC curves (e.g. the same model twice) have no DeLong variance: the difference is
+    reported as 0 with p = 1 and a ``note`` saying so, never as an error.
 
     Attributes
     ----------
@@ -197,12 +204,14 @@ class DelongTest(Result):
     paired: bool
     covariance: float
     df: float = np.inf
+    note: str = ""
 
     def __post_init__(self) -> None:
         self.title = "DeLong test" + (" (paired)" if self.paired else " (unpaired)")
         self.summary = pd.DataFrame([{
             "auc1": self.auc1, "auc2": self.auc2, "difference": self.auc1 - self.auc2,
             "statistic": self.statistic, "p": self.p_value, "ci_low": self.ci[0], "ci_high": self.ci[1],
+            "note": self.note,
         }])
 
     def p_one_sided(self, alternative: str) -> float:
@@ -244,11 +253,15 @@ def delong_test(y, score1, score2, paired: bool = True, y2=None, direction: str 
         s01 = np.cov(np.vstack([v01a, v01b]))
         cov_matrix = s10 / m + s01 / n
         var = cov_matrix[0, 0] + cov_matrix[1, 1] - 2 * cov_matrix[0, 1]
-        if var <= 0:
-            raise StatsError("DeLong test undefined: the two scores give identical ROC curves")
+        if var <= 1e-15 * max(cov_matrix[0, 0] + cov_matrix[1, 1], 1e-300):
+            if np.array_equal(v10a, v10b) and np.array_equal(v01a, v01b):
+                return DelongTest(float(a1), float(a2), 0.0, 1.0, (0.0, 0.0), True, float(cov_matrix[0, 1]),
+                                  note="identical ROC curves: difference 0, p = 1 (the DeLong variance is zero)")
+            return DelongTest(float(a1), float(a2), np.nan, np.nan, (np.nan, np.nan), True, float(cov_matrix[0, 1]),
+                              note="DeLong test undefined: the variance of the AUC difference is zero")
         z = (a1 - a2) / np.sqrt(var)
         half = Z975 * np.sqrt(var)
-        return DelongTest(float(a1), float(a2), float(z), float(2 * stats.norm.sf(abs(z))),
+        return DelongTest(float(a1), float(a2), float(z), float(two_sided_p(z)),
                           (float(a1 - a2 - half), float(a1 - a2 + half)), True, float(cov_matrix[0, 1]))
     r1 = roc_auc(y, score1, direction)
     r2 = roc_auc(y if y2 is None else y2, score2, direction)

@@ -1,4 +1,5 @@
-"""Result objects shared by the statistics routines: a ``.summary`` DataFrame and its renderings."""
+"""lvmd's result objects: numbers in a ``.summary`` DataFrame, rendered as CSV, markdown, HTML and LaTeX, and the
+one p-value and odds-ratio formatting every table uses."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .._atomic import atomic_file
+from ._atomic import atomic_file
 
 
 def format_p(p: float) -> str:
@@ -28,7 +29,7 @@ def format_or(odds: float, low: float, high: float) -> str:
 
 def dataframe_to_markdown(df: pd.DataFrame, index: bool = True) -> str:
     """Render a DataFrame as a GitHub-flavoured markdown table (no extra dependency)."""
-    frame = df.reset_index() if index and df.index.name is not None else df
+    frame = _with_index(df) if index else df
     cols = [str(c) for c in frame.columns]
 
     def cell(v) -> str:
@@ -79,7 +80,7 @@ class Result:
     def to_html(self) -> str:
         """The formatted table as an HTML fragment (every cell escaped)."""
         frame = self.formatted()
-        frame = frame.reset_index() if frame.index.name is not None else frame
+        frame = _with_index(frame)
         head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
         rows = []
         for row in frame.itertuples(index=False):
@@ -91,7 +92,7 @@ class Result:
     def to_latex(self) -> str:
         """The formatted table as a LaTeX tabular."""
         frame = self.formatted()
-        frame = frame.reset_index() if frame.index.name is not None else frame
+        frame = _with_index(frame)
         esc = lambda s: (str(s).replace("\\", r"\textbackslash{}").replace("&", r"\&").replace("%", r"\%")  # noqa: E731
                          .replace("_", r"\_").replace("#", r"\#").replace("±", r"$\pm$"))
         lines = [r"\begin{tabular}{" + "l" * len(frame.columns) + "}", r"\hline",
@@ -102,7 +103,25 @@ class Result:
         return "\n".join(lines) + "\n"
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}\n{self.formatted().to_string()}"
+        title = f" ({self.title})" if self.title else ""
+        return f"{type(self).__name__}{title}\n{self.formatted().to_string()}"
+
+
+class TableResult(Result):
+    """A plain table wrapped as a result (ROC comparisons, incremental sequences, model lists)."""
+
+    def __init__(self, summary: pd.DataFrame, title: str, formatted: pd.DataFrame | None = None):
+        self.summary = summary
+        self.title = title
+        self._formatted = formatted
+
+    def formatted(self) -> pd.DataFrame:
+        return self._formatted if self._formatted is not None else self.summary
+
+
+def _with_index(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with its named index levels (single or several) as leading columns; an unnamed index is dropped."""
+    return frame.reset_index() if any(name is not None for name in frame.index.names) else frame
 
 
 def _cell_text(v) -> str:

@@ -1,0 +1,169 @@
+"""Quality control of a phase analysis: what a reader must know before trusting the numbers, and a figure.
+
+``qc`` keys (every :class:`~lvmd.phase.PhaseResult` carries them, ``lvmd phase`` writes them to ``<id>.json`` and
+``summary.csv``):
+
+- ``localisation_confidence`` (0-1) and ``localisation_method`` (``beating``, ``shape``: no usable motion,
+  ``manual``: the operator's centre);
+- ``extracardiac_ratio``: peak activity outside the LV region over the LV's peak level;
+- ``lv_counts_per_gate``, ``lv_counts_cv`` and ``gate_irregularity``: counts in the LV region per gate, their CV,
+  and the largest departure of one gate from a smooth cycle fitted through them (tracer is conserved over the cycle
+  and partial-volume changes are smooth, so a gate off the cycle by more than 4 % means gating dropouts, arrhythmia
+  or per-gate scaling);
+- ``clipping`` and ``clipping_detail``: every gate's maximum on an integer ceiling (255, 4095, 32767, 65535, ...) or
+  identical maxima in every gate (per-gate scaled export);
+- ``gating_consistency``: R^2 of a one-harmonic cycle fitted to the LV wall's count curve (about 0.9 for a
+  well-gated heart, near 2/T for noise);
+- ``base_slice``, ``base_position``, ``base_descent_mm``, ``base_sensitivity_deg`` (largest PSD change when the
+  base moves one slice either way);
+- ``phase_noise_deg``: a median sample's phase noise (from the noise power in the highest harmonics), the floor
+  that counting statistics put under PSD; ``smoothing_mm`` is the pre-smoothing chosen to keep it low;
+- ``warnings``: human-readable, one line each.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+INTEGER_CEILINGS = (255, 511, 1023, 2047, 4095, 8191, 16383, 32767, 65535)
+LOW_CONFIDENCE = 0.5
+GATE_IRREGULARITY_LIMIT = 0.04
+GATING_R2_LIMIT = 0.5
+BASE_SENSITIVITY_LIMIT = 5.0
+PHASE_NOISE_LIMIT = 15.0
+EXTRACARDIAC_NOTE = 1.5
+
+
+def clipping(counts: np.ndarray, lv_region: np.ndarray | None = None) -> tuple[bool, dict]:
+    """Whether the counts look clipped or scaled per gate, with the evidence.
+
+    Returns ``(clipped, detail)``; detail: ``gate_maxima``, ``ceiling`` (the integer ceiling most gates' maximum
+    sits on, or None), ``gates_at_ceiling`` (fraction), ``identical_maxima`` (every gate's maximum equal),
+    ``saturated_voxels`` (voxels at their gate's maximum, per gate on average) and ``saturated_in_lv``.
+    """
+    T = counts.shape[0]
+    flat = counts.reshape(T, -1)
+    maxima = flat.max(axis=1)
+    near = [min(INTEGER_CEILINGS, key=lambda c: abs(c - m)) for m in maxima]
+    on_ceiling = np.array([abs(m - c) < 1e-3 * c for m, c in zip(maxima, near)])
+    values, counts_of = np.unique(np.array(near)[on_ceiling], return_counts=True)
+    ceiling = int(values[np.argmax(counts_of)]) if on_ceiling.any() else None
+    identical = bool(T >= 4 and np.ptp(maxima) <= 1e-6 * max(float(maxima.max()), 1e-12))
+    at_max = flat == maxima[:, None]
+    saturated = float(at_max.sum(axis=1).mean())
+    in_lv = None
+    if lv_region is not None:
+        in_lv = bool((at_max & lv_region.ravel()[None, :]).any())
+    clipped = bool(on_ceiling.mean() >= 0.5 or (identical and saturated >= 1.0))
+    detail = {"gate_maxima": [float(m) for m in maxima], "ceiling": ceiling,
+              "gates_at_ceiling": float(on_ceiling.mean()), "identical_maxima": identical,
+              "saturated_voxels": saturated, "saturated_in_lv": in_lv}
+    return clipped, detail
+
+
+def gate_irregularity(counts_per_gate: np.ndarray) -> float:
+    """Largest departure of one gate's counts from a smooth cycle (two harmonics) through them, as a fraction of
+    the mean."""
+    curve = np.asarray(counts_per_gate, float)
+    T = len(curve)
+    t = (np.arange(T) + 0.5) / T
+    design = np.column_stack([np.ones(T)] + [f(2 * np.pi * k * t) for k in (1, 2) for f in (np.cos, np.sin)])
+    fit, *_ = np.linalg.lstsq(design, curve, rcond=None)
+    return float(np.abs(curve - design @ fit).max() / max(curve.mean(), 1e-12))
+
+
+def gating_consistency(curve: np.ndarray) -> float:
+    """R^2 of the best one-harmonic cycle through a (T,) count curve: how much of it is a cardiac cycle."""
+    curve = np.asarray(curve, float)
+    T = len(curve)
+    t = (np.arange(T) + 0.5) / T
+    design = np.column_stack([np.ones(T), np.cos(2 * np.pi * t), np.sin(2 * np.pi * t)])
+    fit, *_ = np.linalg.lstsq(design, curve, rcond=None)
+    residual = curve - design @ fit
+    total = float(((curve - curve.mean()) ** 2).sum())
+    return float(1.0 - (residual**2).sum() / total) if total > 0 else 0.0
+
+
+def quality_warnings(qc: dict) -> list[str]:
+    """Human-readable warnings from the QC figures (added to those the analysis steps raised)."""
+    out = []
+    if qc["localisation_confidence"] < LOW_CONFIDENCE:
+        out.append(f"low localisation confidence {qc['localisation_confidence']:.2f} ({qc['localisation_method']}): "
+                   "check the QC figure; if the LV was missed give its centre (and apex/base slices, mask radius)")
+    if qc["extracardiac_ratio"] >= EXTRACARDIAC_NOTE:
+        out.append(f"extracardiac activity {qc['extracardiac_ratio']:.1f}x the LV peak was masked; check the QC "
+                   "figure")
+    if qc["clipping"]:
+        d = qc["clipping_detail"]
+        what = (f"every gate's maximum sits on the integer ceiling {d['ceiling']}" if d["ceiling"] is not None
+                and d["gates_at_ceiling"] >= 0.5 else "every gate has exactly the same maximum (per-gate scaling?)")
+        where = " inside the LV" if d.get("saturated_in_lv") else ""
+        out.append(f"counts look clipped or scaled per gate: {what}{where}; phase and perfusion may be distorted, "
+                   "export unscaled counts if possible")
+    if qc["gate_irregularity"] > GATE_IRREGULARITY_LIMIT:
+        out.append(f"a gate's LV counts stray {100 * qc['gate_irregularity']:.0f} % from the cardiac cycle (tracer is "
+                   "conserved over it): gating dropouts, arrhythmia or per-gate scaling")
+    if qc["gating_consistency"] < GATING_R2_LIMIT:
+        out.append(f"the LV wall's count curve is not a clear cardiac cycle (R^2 {qc['gating_consistency']:.2f}): "
+                   "gating may have failed")
+    if qc.get("phase_noise_deg", 0.0) > PHASE_NOISE_LIMIT:
+        out.append(f"few counts per gate: each sample's phase carries about {qc['phase_noise_deg']:.0f} deg of noise, "
+                   "which inflates PSD and PBW; compare with normal limits from equally noisy studies")
+    if qc["base_sensitivity_deg"] > BASE_SENSITIVITY_LIMIT:
+        out.append(f"PSD changes by {qc['base_sensitivity_deg']:.1f} deg when the base moves one slice: the valve "
+                   "plane is uncertain, check the QC figure (or give --base)")
+    return out
+
+
+def qc_figure(study, result):
+    """Sampled myocardium (wall samples and base plane) over short-axis, vertical and horizontal long-axis views.
+
+    Extracardiac activity that was masked is outlined in cyan; the base plane is the dashed orange line.
+    """
+    from matplotlib.figure import Figure
+
+    summed = study.summed()
+    geometry = result.geometry
+    dz, dy, dx = study.spacing_mm
+    positions = result.sampling.positions_mm / np.array([dz, dy, dx])
+    theta = result.sampling.theta
+    mid = int(round((geometry.ring_slice + geometry.base_slice) / 2))
+    cy, cx = geometry.centres[mid]
+    level = geometry.level if geometry.level > 0 else float(summed.max())
+    shown = np.minimum(summed, 1.3 * level)
+    base_line = result.qc["base_position"] - 0.5
+    fig = Figure(figsize=(12, 4.4))
+    axes = fig.subplots(1, 3)
+    in_slice = np.abs(positions[:, 0] - mid) < 0.5
+    axes[0].imshow(shown[mid], cmap="gray", aspect=dy / dx)
+    axes[0].plot(positions[in_slice, 2], positions[in_slice, 1], "r.", ms=3)
+    axes[0].set_title(f"short axis, slice {mid}: wall samples", fontsize=9)
+    vertical = (np.abs(((theta - 90) + 180) % 360 - 180) < 10) | (np.abs(((theta - 270) + 180) % 360 - 180) < 10)
+    axes[1].imshow(shown[:, :, int(round(cx))].T, cmap="gray", aspect=dy / dz)
+    axes[1].plot(positions[vertical, 0], positions[vertical, 1], "r.", ms=3)
+    axes[1].axvline(base_line, color="orange", ls="--", lw=1.2)
+    axes[1].set_title("vertical long axis (apex left, anterior up)", fontsize=9)
+    horizontal = (np.abs(((theta - 0) + 180) % 360 - 180) < 10) | (np.abs(((theta - 180) + 180) % 360 - 180) < 10)
+    axes[2].imshow(shown[:, int(round(cy)), :].T, cmap="gray", aspect=dx / dz)
+    axes[2].plot(positions[horizontal, 0], positions[horizontal, 2], "r.", ms=3)
+    axes[2].axvline(base_line, color="orange", ls="--", lw=1.2)
+    axes[2].set_title("horizontal long axis (apex left, septum up)", fontsize=9)
+    if geometry.extracardiac is not None and geometry.extracardiac.any():
+        for ax, plane in ((axes[0], geometry.extracardiac[mid]), (axes[1], geometry.extracardiac[:, :, int(round(cx))].T),
+                          (axes[2], geometry.extracardiac[:, int(round(cy)), :].T)):
+            if plane.any():
+                ax.contour(plane.astype(float), levels=[0.5], colors="cyan", linewidths=0.8)
+    qc = result.qc
+    fig.suptitle(f"{_printable(result.study_id)}: PSD {result.metrics['psd_deg']:.1f} deg, base slice {qc['base_slice']} "
+                 f"(sensitivity {qc['base_sensitivity_deg']:.1f} deg), localisation {qc['localisation_method']} "
+                 f"confidence {qc['localisation_confidence']:.2f}, extracardiac {qc['extracardiac_ratio']:.1f}x"
+                 + ("; CLIPPED" if qc["clipping"] else ""), fontsize=9)
+    for ax in axes:
+        ax.tick_params(labelsize=6)
+    fig.tight_layout()
+    return fig
+
+
+def _printable(text: str) -> str:
+    """``text`` without control characters (ids come from file names)."""
+    return "".join(ch if ch.isprintable() else "?" for ch in str(text))

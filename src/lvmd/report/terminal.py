@@ -1,0 +1,120 @@
+"""What the command line prints: each command's results as lines of plain text (the CLI only prints them)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Callable
+
+from ..results import format_p
+
+
+def check_lines(source: str, summary: dict, analysed) -> list[str]:
+    """``lvmd check``: patients, responders, exclusions with reasons, maps, missing values."""
+    lines = [f"cohort {source}: {summary['patients']} patients",
+             f"response ({summary['response_definition']}): {summary['responders']} responders, "
+             f"{summary['non_responders']} non-responders, {summary['response_unknown']} unknown",
+             f"excluded {len(analysed.excluded)}:" if analysed.excluded else "excluded: none"]
+    lines += [f"  {e.patient_id}: {e.reason}" for e in analysed.excluded]
+    lines.append(f"maps: {', '.join(summary['maps']) or 'none (phase maps are needed for analyze)'}")
+    if summary["columns_with_missing"]:
+        lines.append("columns with missing values (complete cases per analysis): "
+                     + ", ".join(summary["columns_with_missing"]))
+    return lines + [f"usable: {len(analysed)} patients after exclusions"]
+
+
+def study_lines(manifest: dict, out: str) -> list[str]:
+    """``lvmd analyze`` / ``demo``: the headline numbers of the study."""
+    head = manifest["headline"]
+    lines = [f"report: {Path(out) / 'report.html'}",
+             f"{head['patients']} patients, {head['responders']} responders, {head['excluded']} excluded "
+             f"(response: {head['response_definition']})"]
+    lines += [f"significant {kind.upper()} features: {', '.join(names) or 'none'}"
+              for kind, names in head["significant"].items()]
+    lines += [f"  AUC {m['apparent_auc']:.3f}  {m['model']}" + (" (alternative)" if m["role"] != "primary" else "")
+              for m in head["models"]]
+    lines += [f"  LR {t['lr']:.2f} (df {t['df']}), P = {format_p(t['p'])}  {t['sequence']}: {t['model']}"
+              for t in head["lr_tests"]]
+    return lines + ["stage times (s): " + ", ".join(f"{k} {v:.1f}" for k, v in manifest["timings_s"].items())]
+
+
+def validation_lines(result, out: str) -> list[str]:
+    """``lvmd validate``: apparent, cross-validated and optimism-corrected AUC, and each image family's gain."""
+    lines = [f"report: {Path(out) / 'report.html'}"]
+    lines += [f"  {row['model']:<18} apparent AUC {row['apparent_auc']:.3f}  cross-validated {row['cv_auc']:.3f} "
+              f"[{row['cv_auc_low']:.3f}, {row['cv_auc_high']:.3f}]  optimism-corrected "
+              f"{row['optimism_corrected_auc']:.3f}" for _, row in result.summary.iterrows()]
+    lines += [f"{g['family']} gain over {g['base']}: apparent {g['apparent_gain']:+.3f}, cross-validated "
+              f"{g['cv_gain']:+.3f} [{g['cv_gain_low']:+.3f}, {g['cv_gain_high']:+.3f}]"
+              + (f" ({g['note']})" if g["note"] else "") for _, g in result.gains.iterrows()]
+    lines.append("times (s): " + ", ".join(f"{k} {v}" for k, v in result.timings.items()))
+    if result.failures:
+        lines.append(f"{len(result.failures)} folds or resamples failed twice; they are listed in the report")
+    return lines
+
+
+def fit_line(model, out: str, optimism_corrected_auc: float | None) -> str:
+    """``lvmd fit``: what was saved."""
+    corrected = "" if optimism_corrected_auc is None else f", optimism-corrected {optimism_corrected_auc:.3f}"
+    return (f"wrote {out}: {model.family_} on {model.training_['patients']} patients; variables "
+            f"{', '.join(model.variables_)}; apparent AUC {model.apparent_auc_:.3f}{corrected}")
+
+
+def prediction_lines(prediction, as_json: bool) -> list[str]:
+    """``lvmd predict``: one line per patient (a JSON object with ``--json``)."""
+    lines = []
+    for rec in prediction.records():
+        flag = f"  [{len(rec['warnings'])} warning(s)]" if rec["warnings"] else ""
+        lines.append(json.dumps(rec) if as_json else f"{rec['patient_id']}: P(response) = {rec['probability']:.3f} "
+                     f"[{rec['ci_low']:.3f}, {rec['ci_high']:.3f}]{flag}")
+    return lines
+
+
+def evaluation_lines(manifest: dict, out: str) -> list[str]:
+    """``lvmd evaluate``: discrimination and calibration on the new cohort."""
+    h = manifest["headline"]
+    return [f"report: {Path(out) / 'report.html'}",
+            f"{h['family']} on {h['patients']} patients ({h['excluded']} excluded): AUC {h['auc']:.3f} "
+            f"[{h['auc_ci'][0]:.3f}, {h['auc_ci'][1]:.3f}], calibration-in-the-large "
+            f"{h['calibration_in_the_large']:+.3f}, slope {h['calibration_slope']:.3f}, Brier {h['brier']:.3f}"]
+
+
+def console(stderr: bool = False):
+    """The console every command prints through: user text is shown literally (see :mod:`lvmd._console`)."""
+    from .._console import SafeConsole
+
+    return SafeConsole(stderr=stderr)
+
+
+def progress(quiet: bool):
+    """A rich progress bar on a terminal (elsewhere, or with ``quiet``, a silent stand-in with the same interface,
+    so that a redirected stderr holds only messages); descriptions are never markup."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    err = console(stderr=True)
+    if quiet or not err.is_terminal:
+        return Progress(disable=True)
+    return Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), transient=False, console=err)
+
+
+def stage_bars(bar) -> Callable[[str, int, int], None]:
+    """A ``progress(stage, done, total)`` callback that keeps one bar per stage on a rich Progress."""
+    tasks: dict = {}
+
+    def update(stage: str, done: int, total: int) -> None:
+        if stage not in tasks:
+            tasks[stage] = bar.add_task(stage, total=total)
+        bar.update(tasks[stage], completed=done, total=total)
+
+    return update
+
+
+def steps(bar, label: str) -> Callable[[str, int, int], None]:
+    """A ``progress(stage, index, total)`` callback that shows sequential stages on one bar of a rich Progress."""
+    task = bar.add_task(label, total=None)
+
+    def update(stage: str, index: int, total: int) -> None:
+        bar.update(task, completed=index, total=total, description=f"{label}: {stage}")
+
+    return update

@@ -1,0 +1,242 @@
+"""The phase engine on hostile studies (issue 14): hot extracardiac activity, valve-plane motion, clipping, gating
+dropouts, operator overrides, the QC block and the batch that never sinks.
+
+The hostile additions are built here, with this file's own geometry (a static ellipsoid "gut" placed against or
+below the inferior wall, an atrial ring beating in anti-phase above the base), not with the engine's helpers.
+"""
+
+import json
+import struct
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import ndimage
+
+from lvmd.errors import SpectError
+from lvmd.io.spect import GatedSpect, write_spect
+from lvmd.phantom import SYSTOLE_PEAK_DEG, make_phantom
+from lvmd.phase import analyze_study, phase_metrics
+from lvmd.batch import PhaseOptions, run_batch, safe_name
+
+
+def hot_gut(phantom, factor: float, gap_mm: float = 0.0, counts: float | None = 5000.0, seed: int = 0) -> GatedSpect:
+    """The phantom with a static ellipsoid ``factor`` x the LV's peak, ``gap_mm`` below the inferior wall, blurred
+    like the LV, and Poisson noise on the total (LV peak ``counts`` per voxel and gate)."""
+    clean = phantom.simulate().counts.astype(np.float64)
+    T, Z, Y, X = clean.shape
+    h = phantom.spacing_mm
+    cy, cx = (Y - 1) / 2.0, (X - 1) / 2.0
+    z_base = (Z - phantom.length_mm / h) / 2.0 + phantom.length_mm / h
+    zz, yy, xx = np.ogrid[0:Z, 0:Y, 0:X]
+    epicardium = phantom.radius_mm + phantom.wall_mm / 2.0
+    row = cy + (epicardium + gap_mm + 15.0) / h  # rows run anterior -> inferior
+    blob = (((yy - row) / (15.0 / h)) ** 2 + ((xx - cx) / (25.0 / h)) ** 2
+            + ((zz - (z_base - 20.0 / h)) / (20.0 / h)) ** 2) <= 1.0
+    spread = ndimage.gaussian_filter(blob.astype(np.float64), phantom.fwhm_mm / 2.3548 / h)
+    lv_peak = float(clean.max())
+    total = clean + factor * lv_peak * spread / spread.max()
+    if counts is not None:
+        total = np.random.default_rng(seed).poisson(total * counts / lv_peak)
+    return GatedSpect(total.astype(np.float32), (h, h, h), "gut")
+
+
+def truth_metrics(phantom, result) -> dict:
+    return phase_metrics(phantom.true_phase(result.samples["rho"].to_numpy(), result.samples["theta_deg"].to_numpy()))
+
+
+def assert_accurate(phantom, result) -> None:
+    truth = truth_metrics(phantom, result)
+    assert abs(result.metrics["psd_deg"] - truth["psd_deg"]) <= max(4.0, 0.12 * truth["psd_deg"])
+    diff = (result.metrics["mean_phase_deg"] - truth["mean_phase_deg"] + 180) % 360 - 180
+    assert abs(diff) <= 5.0
+
+
+@pytest.mark.parametrize("factor", [6.0, 10.0])
+@pytest.mark.parametrize("gates", [8, 16])
+def test_static_blob_against_the_inferior_wall(factor, gates):
+    """The issue's reproduction: synchronous phantom + a static blob 6x (and 10x) the LV maximum touching the wall."""
+    phantom = make_phantom("synchronous", gates=gates)
+    result = analyze_study(hot_gut(phantom, factor))
+    assert_accurate(phantom, result)
+    qc = result.qc
+    assert qc["localisation_method"] == "beating" and qc["localisation_confidence"] >= 0.5
+    assert qc["extracardiac_ratio"] > 0.7 * factor
+    assert any("extracardiac" in w for w in qc["warnings"])
+    assert abs(result.geometry.centres[result.geometry.ring_slice + 4] - (31.5, 31.5)).max() <= 1.5
+
+
+def test_operator_overrides_win_over_a_hot_blob():
+    """Centre, apex, base and mask radius are used as given; automatic scores cannot veto them."""
+    phantom = make_phantom("synchronous", gates=8)
+    study = hot_gut(phantom, 10.0)
+    result = analyze_study(study, centre=(31.5, 31.5), apex_slice=7, base_slice=22, mask_radius_mm=45.0)
+    assert result.geometry.centres[12].tolist() == [31.5, 31.5]
+    assert result.geometry.apex_slice == 7 and result.geometry.base_slice == 22
+    assert result.qc["localisation_method"] == "manual"
+    assert result.metrics["psd_deg"] < 4.0
+    # A centre on empty background: analysed as told, with a warning instead of a refusal.
+    odd = analyze_study(study, centre=(8.0, 8.0), apex_slice=7, base_slice=22)
+    assert odd.qc["localisation_method"] == "manual" and odd.qc["localisation_confidence"] < 0.5
+    assert any("localisation confidence" in w or "ring" in w for w in odd.qc["warnings"])
+
+
+@pytest.mark.parametrize("gates", [8, 16])
+@pytest.mark.parametrize("pattern", ["synchronous", "lbbb", "anterior_late", "two_region_step"])
+def test_accuracy_with_a_10x_gut(pattern, gates):
+    phantom = make_phantom(pattern, 90.0, gates=gates)
+    assert_accurate(phantom, analyze_study(hot_gut(phantom, 10.0, gap_mm=0.0, seed=gates)))
+
+
+def test_two_region_step_is_a_sharp_step():
+    from lvmd.polar import disc_mask
+
+    step = make_phantom("two_region_step", 90.0).delay_map[disc_mask()]
+    assert set(np.unique(step)) == {0.0, 90.0}
+    assert 0.15 < np.mean(step == 90.0) < 0.35  # two regions, each a 90-degree sector over 40 % of the radius
+
+
+@pytest.mark.parametrize("gates", [8, 16])
+def test_valve_plane_descent(gates):
+    """A base that descends 12 mm in systole: the valve plane is not sampled as wall, and one slice either way
+    moves PSD by at most 3 degrees."""
+    phantom = make_phantom("synchronous", gates=gates, base_descent_mm=12.0, peak_counts=5000, seed=3)
+    study = phantom.simulate()
+    result = analyze_study(study)
+    qc = result.qc
+    assert result.metrics["psd_deg"] <= 4.0
+    assert 6.0 <= qc["base_descent_mm"] <= 15.0
+    assert qc["base_sensitivity_deg"] <= 3.0 and qc["base_sensitivity_deg"] == result.to_dict()["base_sensitivity_deg"]
+    for shift in (-1, 1):
+        moved = analyze_study(study, base_slice=qc["base_slice"] + shift)
+        assert abs(moved.metrics["psd_deg"] - result.metrics["psd_deg"]) <= 3.0
+
+
+def test_antiphase_atrial_ring_above_the_base():
+    """An atrial ring beating in anti-phase just above the base is not sampled as wall."""
+    phantom = make_phantom("synchronous", gates=16)
+    clean = phantom.simulate().counts.astype(np.float64)
+    T, Z, Y, X = clean.shape
+    h = phantom.spacing_mm
+    z_base = (Z - phantom.length_mm / h) / 2.0 + phantom.length_mm / h
+    zz, yy, xx = np.ogrid[0:Z, 0:Y, 0:X]
+    radial = np.hypot(yy - (Y - 1) / 2.0, xx - (X - 1) / 2.0) * h
+    ring = (np.abs(radial - phantom.radius_mm) < 5.0) & (zz > z_base + 1.5) & (zz < z_base + 5.0)
+    t = (np.arange(T) + 0.5) / T
+    beat = 1.0 - 0.4 * np.cos(2 * np.pi * (t - SYSTOLE_PEAK_DEG / 360.0))  # fullest in ventricular diastole
+    atrium = ndimage.gaussian_filter(ring.astype(np.float64), phantom.fwhm_mm / 2.3548 / h)
+    counts = clean + 0.8 * clean.max() * beat[:, None, None, None] * atrium[None] / atrium.max()
+    counts = np.random.default_rng(5).poisson(counts * 5000 / clean.max()).astype(np.float32)
+    result = analyze_study(GatedSpect(counts, (h, h, h), "atrium"))
+    assert result.metrics["psd_deg"] <= 4.0
+    assert abs((result.metrics["mean_phase_deg"] - SYSTOLE_PEAK_DEG + 180) % 360 - 180) <= 5.0
+
+
+def test_clipped_and_scaled_studies_are_flagged():
+    study = make_phantom("lbbb", gates=8, peak_counts=400, seed=2).simulate()
+    assert not analyze_study(study).qc["clipping"]
+    peaks = study.counts.reshape(8, -1).max(axis=1)
+    clipped = np.minimum(np.round(study.counts * (300.0 / peaks.min())), 255.0)  # every gate peaks at 255
+    result = analyze_study(GatedSpect(clipped, study.spacing_mm, "clipped"))
+    detail = result.qc["clipping_detail"]
+    assert result.qc["clipping"] and detail["ceiling"] == 255 and detail["gates_at_ceiling"] == 1.0
+    assert any("255" in w for w in result.qc["warnings"])
+    scaled = study.counts * (1000.0 / peaks)[:, None, None, None]  # a per-gate scaled export
+    result = analyze_study(GatedSpect(scaled, study.spacing_mm, "scaled"))
+    assert result.qc["clipping"] and result.qc["clipping_detail"]["identical_maxima"]
+
+
+def test_gating_dropout_and_static_gates_are_flagged():
+    study = make_phantom("lbbb", gates=8, peak_counts=400, seed=2).simulate()
+    assert analyze_study(study).qc["gate_irregularity"] < 0.02
+    dropped = study.counts.copy()
+    dropped[-1] *= 0.8
+    result = analyze_study(GatedSpect(dropped, study.spacing_mm, "dropped"))
+    assert result.qc["gate_irregularity"] > 0.05
+    assert any("gating dropouts" in w for w in result.qc["warnings"])
+    static = np.repeat(study.counts.mean(axis=0, keepdims=True), 8, axis=0)
+    result = analyze_study(GatedSpect(static, study.spacing_mm, "static"))
+    assert result.qc["localisation_method"] == "shape"
+    assert any("no cardiac motion" in w for w in result.qc["warnings"])
+
+
+def test_qc_block_keys_and_values():
+    phantom = make_phantom("lbbb", gates=16, peak_counts=200, seed=4)
+    result = analyze_study(phantom.simulate())
+    qc = result.qc
+    for key in ("localisation_confidence", "localisation_method", "extracardiac_ratio", "lv_counts_per_gate",
+                "clipping", "clipping_detail", "gating_consistency", "base_slice", "base_sensitivity_deg",
+                "warnings", "phase_noise_deg"):
+        assert key in qc
+    assert len(qc["lv_counts_per_gate"]) == 16 and min(qc["lv_counts_per_gate"]) > 0
+    assert 0.8 <= qc["gating_consistency"] <= 1.0
+    assert qc["base_slice"] == result.geometry.base_slice
+    record = json.loads(json.dumps(result.to_dict()))
+    assert record["qc"]["base_slice"] == qc["base_slice"] and record["base_sensitivity_deg"] == qc["base_sensitivity_deg"]
+
+
+def test_no_lv_is_one_clear_line():
+    rng = np.random.default_rng(0)
+    noise = rng.poisson(5.0, (8, 20, 48, 48)).astype(np.float32)  # gated noise: nothing beats, nothing is a ring
+    with pytest.raises(SpectError) as info:
+        analyze_study(GatedSpect(noise, (4, 4, 4), "noise"))
+    message = str(info.value)
+    assert "\n" not in message and "no LV found" in message and "--centre" in message
+
+
+def test_bad_mask_radius():
+    with pytest.raises(SpectError, match="mask radius -5.0 mm must be positive"):
+        analyze_study(make_phantom("lbbb", gates=8).simulate(), mask_radius_mm=-5.0)
+
+
+@pytest.mark.parametrize("exc", [KeyError("Time Slot Vector"), struct.error("unpack requires 4 bytes"),
+                                 MemoryError(), ValueError("bad\nvalue")])
+def test_batch_records_any_exception_and_goes_on(tmp_path, monkeypatch, exc):
+    write_spect(make_phantom("lbbb", gates=8).simulate("good"), tmp_path / "good.npz")
+    write_spect(make_phantom("synchronous", gates=8).simulate("broken"), tmp_path / "broken.npz")
+    import lvmd.batch as batch
+
+    real = batch.analyze_study
+
+    def flaky(study, **kwargs):
+        if study.study_id == "broken":
+            raise exc
+        return real(study, **kwargs)
+
+    monkeypatch.setattr(batch, "analyze_study", flaky)
+    result = run_batch([str(tmp_path / "good.npz"), str(tmp_path / "broken.npz")], tmp_path / "out",
+                       PhaseOptions(), jobs=1)
+    assert [r["id"] for r in result.rows] == ["good"]
+    errors = pd.read_csv(tmp_path / "out" / "errors.csv")
+    assert errors["input"].iloc[0].endswith("broken.npz")
+    reason = errors["reason"].iloc[0]
+    assert type(exc).__name__ in reason and "\n" not in reason
+    assert (tmp_path / "out" / "good.json").is_file() and not (tmp_path / "out" / "broken.json").exists()
+
+
+def test_phase_cli_qc_outputs_and_escaped_warnings(tmp_path, cli):
+    """`lvmd phase --qc`: <id>.json with a qc block, qc columns in summary.csv, <id>_qc.png, warnings printed with the
+    study id's markup and control characters made harmless; a study without an LV does not stop the others."""
+    name = "p[bold]\x1b[31mred"
+    phantom = make_phantom("synchronous", gates=8)
+    write_spect(hot_gut(phantom, 8.0, counts=300.0), tmp_path / f"{name}.npz")
+    rng = np.random.default_rng(1)
+    np.savez(tmp_path / "empty.npz", counts=rng.poisson(3.0, (8, 20, 40, 40)).astype(np.float32),
+             spacing_mm=np.array([4.0, 4, 4]))
+    res = cli("phase", str(tmp_path / f"{name}.npz"), str(tmp_path / "empty.npz"), "--out", str(tmp_path / "out"),
+              "--qc", "--quiet", "--jobs", "1")
+    assert res.returncode == 1
+    assert "\x1b" not in res.stderr and "warning: p[bold]?[31mred: extracardiac activity" in res.stderr
+    assert "error: empty: no LV found" in res.stderr
+    out = tmp_path / "out"
+    safe = safe_name(name)
+    assert safe == "p_bold___31mred"
+    record = json.loads((out / f"{safe}.json").read_text())
+    assert record["id"] == name and record["qc"]["extracardiac_ratio"] > 5
+    assert record["base_sensitivity_deg"] == record["qc"]["base_sensitivity_deg"]
+    summary = pd.read_csv(out / "summary.csv")
+    for column in ("localisation_confidence", "extracardiac_ratio", "clipping", "gating_consistency",
+                   "base_sensitivity_deg", "warnings"):
+        assert column in summary.columns
+    assert (out / f"{safe}_qc.png").stat().st_size > 10000
+    assert pd.read_csv(out / "errors.csv")["input"].iloc[0].endswith("empty.npz")
