@@ -95,12 +95,13 @@ def cmd_simulate(args) -> int:
     from .simulate import simulate_cohort
 
     _prepare(args)
-    cohort = simulate_cohort(args.n, args.seed, null=args.null, maps_only=args.maps_only, with_spect=args.with_spect)
+    cohort = simulate_cohort(args.n, args.seed, null=args.null, maps_only=args.maps_only, with_spect=args.with_spect,
+                             mechanism=args.mechanism)
     with atomic_dir(args.out, args.force) as tmp:
         cohort.write(tmp)
     r = int(cohort.truth["response"].sum())
-    _say(f"wrote {args.out}: {args.n} patients, {r} responders ({100 * r / args.n:.1f} %)"
-         + (", null mechanism" if args.null else ""))
+    _say(f"wrote {args.out}: {args.n} patients, {r} responders ({100 * r / args.n:.1f} %), mechanism "
+         f"{args.mechanism}" + (" with no pattern effect (--null)" if args.null and args.mechanism != "null" else ""))
     return 0
 
 
@@ -326,7 +327,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("simulate", help="simulate a synthetic CRT cohort with a planted mechanism")
     p.add_argument("--n", type=int, default=103)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--null", action="store_true", help="no pattern effect: response depends on clinical data only")
+    p.add_argument("--mechanism", default="lvmd", choices=["lvmd", "where", "how", "null"],
+                   help="how the maps carry the planted pattern (docs/synthetic-cohort.md): lvmd (the default: coherent "
+                   "septal-to-lateral sweep vs scattered patches), where (the late region's location: lateral vs "
+                   "elsewhere, one wavefront each), how (one coherent wavefront vs patchy scar-related activation), "
+                   "null (maps of both, unrelated to response)")
+    p.add_argument("--null", action="store_true", help="no pattern effect: response depends on clinical data only "
+                   "(with any --mechanism)")
     p.add_argument("--maps-only", action="store_true", help="draw maps directly (fast, large n)")
     p.add_argument("--with-spect", action="store_true", help="also keep the gated phantom studies")
     _common(p, cmd_simulate, config=False, quiet=False)

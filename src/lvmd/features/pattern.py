@@ -32,6 +32,7 @@ direction, :class:`RegionalDelay` (septal-to-lateral and apex-to-base delays) an
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -39,12 +40,15 @@ from scipy import ndimage
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from .. import __version__
 from ..errors import ModelError
 from ..io.polarmaps import PolarMaps
 from ..phase.metrics import VIABLE_PERFUSION_PCT, phase_metrics, unwrap_at_largest_gap
 from ..polar import GRID, disc_mask, pixel_coordinates, segment_map
-from ._base import as_rows
+from ._base import as_rows, constructor_params, read_json, write_json
 
+FORMAT = "lvmd-pattern"
+FORMAT_VERSION = 1
 APEX_CAP_RHO = 0.15  # the apex cap (AHA segment 17): circumferential angle is ill-defined there
 SEPTAL_SEGMENTS = (2, 3, 8, 9, 14)  # anteroseptal, inferoseptal (basal, mid), apical septal
 LATERAL_SEGMENTS = (5, 6, 11, 12, 16)  # inferolateral, anterolateral (basal, mid), apical lateral
@@ -181,6 +185,38 @@ class _PatternTransformer(TransformerMixin, BaseEstimator):
         """Names of the output features (scikit-learn API)."""
         check_is_fitted(self, "feature_names_")
         return np.array(self.feature_names_, dtype=object)
+
+    def save(self, folder: str | Path) -> None:
+        """Save as ``model.json``: the parameters and whether perfusion maps are used (nothing else is fitted)."""
+        check_is_fitted(self, "feature_names_")
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        write_json(folder / "model.json", {
+            "format": FORMAT, "format_version": FORMAT_VERSION, "transformer": type(self).__name__,
+            "config": self.get_params(), "uses_perfusion": self.uses_perfusion_,
+            "feature_names": self.feature_names_, "lvmd_version": __version__})
+
+    @classmethod
+    def load(cls, folder: str | Path):
+        """Load what :meth:`save` wrote; refuses another transformer, format or an inconsistent feature list."""
+        path = Path(folder) / "model.json"
+        meta = read_json(path, "pattern-feature description")
+        if meta.get("format") != FORMAT or meta.get("format_version") != FORMAT_VERSION:
+            raise ModelError(f"{path}: not an lvmd pattern-feature model of format version {FORMAT_VERSION}")
+        if meta.get("transformer") != cls.__name__:
+            raise ModelError(f"{path}: holds {meta.get('transformer')!r}, not {cls.__name__}")
+        model = cls(**constructor_params(cls, meta, path))
+        try:
+            model._check_params()
+        except ModelError as exc:
+            raise ModelError(f"{path}: config: {exc}") from None
+        uses = meta.get("uses_perfusion")
+        if not isinstance(uses, bool) or meta.get("feature_names") != model._names(uses):
+            raise ModelError(f"{path}: uses_perfusion and feature_names do not match {cls.__name__}'s features")
+        model.uses_perfusion_ = uses
+        model.n_features_in_ = GRID * GRID
+        model.feature_names_ = model._names(uses)
+        return model
 
     def _check_params(self) -> None:
         """Raise :class:`ModelError` naming the first invalid parameter (subclasses extend)."""
