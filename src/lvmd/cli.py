@@ -126,25 +126,32 @@ def cmd_features(args) -> int:
     return 0
 
 
-def cmd_analyze(args, cohort=None, inputs=None) -> int:
+def cmd_analyze(args, cohort=None, inputs=None, compare: bool = False) -> int:
     from .report.study_report import write_study
+    from .report.validation_report import write_validation
     from .study import run_study
+    from .validation import honest_comparison
 
     config = _prepare(args)
     cohort = cohort or load_cohort(args.cohort)
     inputs = (inputs or cohort_files(args.cohort)) + ([Path(args.config)] if args.config else [])
     with _progress(args.quiet) as bar:
         result = run_study(cohort, config, progress=terminal.steps(bar, "study"))
+        honest = honest_comparison(result.training, progress=terminal.stage_bars(bar)) if compare else None
         with atomic_dir(args.out, args.force) as tmp:
             manifest = write_study(result, tmp, inputs)
-    _say(terminal.study_lines(manifest, args.out))
+            if honest is not None:
+                (tmp / "validation").mkdir()
+                write_validation(honest, tmp / "validation", result.source)
+    _say(terminal.study_lines(manifest, args.out)
+         + (terminal.comparison_lines(honest, Path(args.out) / "validation") if honest is not None else []))
     return 0
 
 
 def cmd_demo(args) -> int:
     from .datasets import demo_cohort_path, load_demo_cohort
 
-    return cmd_analyze(args, load_demo_cohort(), cohort_files(demo_cohort_path()))
+    return cmd_analyze(args, load_demo_cohort(), cohort_files(demo_cohort_path()), compare=True)
 
 
 def cmd_config(args) -> int:
@@ -349,7 +356,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("analyze", help="run the paper's study on a cohort and write tables, figures, report.html")
     p.add_argument("cohort")
     _common(p, cmd_analyze)
-    p = sub.add_parser("demo", help="run the study on the embedded synthetic cohort")
+    p = sub.add_parser("demo", help="run the study on the embedded synthetic cohort, then compare the paper's "
+                       "family with the pattern families honestly (short cross-validation, validation/)")
     _common(p, cmd_demo, out="lvmd-demo")
 
     p = sub.add_parser("validate", help="honest validation: nested cross-validation and bootstrap optimism")

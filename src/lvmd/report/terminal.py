@@ -53,6 +53,22 @@ def validation_lines(result, out: str) -> list[str]:
     return lines
 
 
+def comparison_lines(result, folder) -> list[str]:
+    """``lvmd demo``: each image family's gain over its base, apparent (in-sample) beside cross-validated."""
+    s = result.settings
+    lines = [f"honest comparison ({s['folds']}-fold cross-validation x {s['repeats']} repeats, autoencoder "
+             f"{s['ae_iterations_in_folds']} iterations per fold; {Path(folder) / 'report.html'}):"]
+    chosen = result.selection.groupby("family", sort=False)
+    for _, g in result.gains.iterrows():
+        lines.append(f"  {g['family']:<24} gain over {g['base']}: apparent {g['apparent_gain']:+.3f}, cross-validated "
+                     f"{g['cv_gain']:+.3f} [{g['cv_gain_low']:+.3f}, {g['cv_gain_high']:+.3f}]")
+        if g["family"] in chosen.groups:
+            top = chosen.get_group(g["family"]).head(4)
+            lines.append("    chosen in the folds: " + ", ".join(f"{f} {share:.0%}" for f, share in
+                                                             zip(top["feature"], top["fraction_of_folds"])))
+    return lines
+
+
 def fit_line(model, out: str, optimism_corrected_auc: float | None) -> str:
     """``lvmd fit``: what was saved."""
     corrected = "" if optimism_corrected_auc is None else f", optimism-corrected {optimism_corrected_auc:.3f}"
