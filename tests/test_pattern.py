@@ -290,3 +290,20 @@ def test_bad_input(cohort_maps):
     before = cohort_maps.phase.copy()
     PatternFeatures().fit_transform(cohort_maps)
     assert np.array_equal(before, cohort_maps.phase, equal_nan=True)  # inputs never modified
+
+
+def test_remembered_features_are_the_computed_ones(cohort_maps):
+    fitted = PatternFeatures().fit(cohort_maps)
+    first = fitted.transform(cohort_maps)
+    fresh = fitted._features(cohort_maps.phase.astype(float), cohort_maps.perfusion.astype(float))
+    np.testing.assert_array_equal(first.to_numpy(), fresh)
+    backwards = cohort_maps.subset(list(cohort_maps.patient_id[::-1]))
+    np.testing.assert_array_equal(fitted.transform(backwards).to_numpy(), first.to_numpy()[::-1])
+    # the parameters are part of the key: another radius changes the local coherence, not the harmonic
+    other = PatternFeatures(radius_px=2.0).fit(cohort_maps).transform(cohort_maps)
+    assert (other["local_coherence"] > first["local_coherence"]).all()
+    np.testing.assert_array_equal(other["harmonic_fraction"], first["harmonic_fraction"])
+    # and the perfusion maps: changed perfusion, changed viability
+    halved = PolarMaps(cohort_maps.patient_id, cohort_maps.phase, cohort_maps.perfusion / 2.0 + 1.0)
+    changed = fitted.transform(halved)
+    assert (changed["late_perfusion_pct"] < first["late_perfusion_pct"]).all()

@@ -31,6 +31,7 @@ direction, :class:`RegionalDelay` (septal-to-lateral and apex-to-base delays) an
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,6 +46,7 @@ from ..errors import ModelError
 from ..io.polarmaps import PolarMaps
 from ..phase.metrics import VIABLE_PERFUSION_PCT, phase_metrics, unwrap_at_largest_gap
 from ..polar import GRID, disc_mask, pixel_coordinates, segment_map
+from ..provenance import content_key
 from ._base import as_rows, constructor_params, read_json, write_json
 
 FORMAT = "lvmd-pattern"
@@ -175,11 +177,15 @@ class _PatternTransformer(TransformerMixin, BaseEstimator):
         phase, perfusion, index = _split_input(X)
         if self.uses_perfusion_ and perfusion is None:
             raise ModelError(f"{type(self).__name__} was fitted with perfusion maps; the input to transform has none")
-        maps = _prepare(phase, perfusion if self.uses_perfusion_ else None)
-        values = self._compute(maps)
-        out = pd.DataFrame({name: values[name] for name in self.feature_names_},
-                           index=index if index is not None else pd.RangeIndex(len(maps)))
-        return out.astype(float)
+        perfusion = perfusion if self.uses_perfusion_ else None
+        values = _FEATURE_CACHE.features(self, phase, perfusion)
+        return pd.DataFrame(values, columns=list(self.feature_names_),
+                            index=index if index is not None else pd.RangeIndex(len(phase)), dtype=float)
+
+    def _features(self, phase: np.ndarray, perfusion: np.ndarray | None) -> np.ndarray:
+        """(n, features) values of the maps, columns in ``feature_names_`` order (no cache)."""
+        values = self._compute(_prepare(phase, perfusion))
+        return np.column_stack([values[name] for name in self.feature_names_])
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         """Names of the output features (scikit-learn API)."""
@@ -226,6 +232,42 @@ class _PatternTransformer(TransformerMixin, BaseEstimator):
 
     def _compute(self, maps: _Maps) -> dict[str, np.ndarray]:  # pragma: no cover - abstract
         raise NotImplementedError
+
+
+class _FeatureCache:
+    """Pattern features of maps already seen in this process, keyed by the transformer's parameters and the maps'
+    bytes (a BLAKE2b content key), least recently used dropped beyond ``size`` maps.
+
+    The features are fixed functions of a map, and validation transforms the same maps in every fold and bootstrap
+    resample (training and test parts, once per family): remembering them makes the pattern families nearly free
+    there. A map's features never depend on the other maps of the call, so a cached row is the computed row.
+    """
+
+    def __init__(self, size: int = 50_000):
+        self.size = size
+        self._rows: OrderedDict = OrderedDict()
+
+    def features(self, transformer: "_PatternTransformer", phase: np.ndarray, perfusion: np.ndarray | None) -> np.ndarray:
+        params = (type(transformer).__name__, tuple(sorted(transformer.get_params().items())),
+                  transformer.uses_perfusion_)
+        maps = [phase] if perfusion is None else [phase, perfusion]
+        keys = [(params, content_key(*(np.ascontiguousarray(m[i], dtype=float).tobytes() for m in maps)))
+                for i in range(len(phase))]
+        missing = [i for i, key in enumerate(keys) if key not in self._rows]
+        if missing:
+            computed = transformer._features(phase[missing], None if perfusion is None else perfusion[missing])
+            for i, row in zip(missing, computed):
+                self._rows[keys[i]] = row
+        out = np.empty((len(keys), len(transformer.feature_names_)))
+        for i, key in enumerate(keys):
+            self._rows.move_to_end(key)
+            out[i] = self._rows[key]
+        while len(self._rows) > self.size:
+            self._rows.popitem(last=False)
+        return out
+
+
+_FEATURE_CACHE = _FeatureCache()
 
 
 def _positive(name: str, value, zero_ok: bool = False) -> None:
