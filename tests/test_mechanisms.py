@@ -113,3 +113,18 @@ def test_mechanisms_deterministic_and_phantom_mode(tmp_path):
 def test_bad_mechanism():
     with pytest.raises(LvmdError, match="--mechanism 'lbbb' is not one of lvmd, where, how, null"):
         simulate_cohort(20, mechanism="lbbb")
+
+
+def test_phase_just_below_360_is_written_inside_the_range(monkeypatch, tmp_path):
+    # 360 - 1e-5 rounds to 360.0 in float32, which readers refuse; the written map must wrap it to 0
+    import lvmd.simulate as simulate
+    from lvmd import load_cohort
+
+    def render(rng, delay):
+        return np.where(np.isfinite(delay), np.nextafter(360.0, 0.0), np.nan)
+
+    monkeypatch.setattr(simulate, "render_phase", render)
+    simulate.simulate_cohort(12, seed=1, mechanism="how", maps_only=True).write(tmp_path)
+    phase = load_cohort(tmp_path).maps.phase
+    inside = np.isfinite(phase)
+    assert inside.any() and (phase[inside] == 0.0).all()

@@ -353,5 +353,7 @@ def simulate_cohort(n: int = 103, seed: int = 0, null: bool = False, maps_only: 
     if mechanism != "lvmd":
         truth["favourable"] = coherent.astype(int)
         truth["mechanism"] = mechanism
-    maps = PolarMaps(ids, phase.astype(np.float32), perf.astype(np.float32), thick.astype(np.float32))
+    phase32 = phase.astype(np.float32)
+    phase32[phase32 >= 360.0] -= 360.0  # a phase just below 360 rounds up to 360.0 in float32: keep [0, 360)
+    maps = PolarMaps(ids, phase32, perf.astype(np.float32), thick.astype(np.float32))
     return SyntheticCohort(table, maps, truth, studies)
