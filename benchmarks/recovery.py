@@ -112,6 +112,11 @@ def run_cell(out: Path, mechanism: str, n: int, seed: int, folds: int, repeats: 
     return time.perf_counter() - started
 
 
+def _read(path: Path) -> pd.DataFrame:
+    """A cell's CSV ("null" is a mechanism's name here, not a missing value)."""
+    return pd.read_csv(path, keep_default_na=False, na_values=[""])
+
+
 def _auc(y: np.ndarray, scores: np.ndarray) -> np.ndarray:
     """AUC of each column of ``scores`` (Mann-Whitney on mid-ranks; ties count one half)."""
     ranks = np.apply_along_axis(rankdata, 0, scores)
@@ -139,7 +144,7 @@ def summarise(out: Path, boot: int, seed: int = 0) -> pd.DataFrame:
         raise SystemExit(f"{out}: no cell has been run yet")
     by_block: dict[tuple, list[pd.DataFrame]] = {}
     for path in cells:
-        pred = pd.read_csv(path)
+        pred = _read(path)
         by_block.setdefault((pred["mechanism"].iloc[0], int(pred["n"].iloc[0])), []).append(pred)
     rng = np.random.default_rng(seed)
     rows = []
@@ -151,22 +156,24 @@ def summarise(out: Path, boot: int, seed: int = 0) -> pd.DataFrame:
             picks = [rng.integers(0, size, size) for size in sizes]
             draws.append([_cell_gains(p, r) for p, r in zip(preds, picks)])
         mean = lambda per_seed, f: float(np.mean([g[f] for g in per_seed]))  # noqa: E731
-        oracle = mean(point, ORACLE)
+        oracle_draws = np.array([mean(d, ORACLE) for d in draws])
         for f in IMAGE_FAMILIES + [ORACLE]:
             gain_draws = np.array([mean(d, f) for d in draws])
-            fraction_draws = gain_draws / np.array([mean(d, ORACLE) for d in draws])
-            rows.append({"mechanism": mechanism, "n": n, "seeds": len(preds), "family": f, "gain": mean(point, f),
-                         "gain_low": np.percentile(gain_draws, 2.5), "gain_high": np.percentile(gain_draws, 97.5),
-                         "fraction": mean(point, f) / oracle,
-                         "fraction_low": np.percentile(fraction_draws, 2.5),
-                         "fraction_high": np.percentile(fraction_draws, 97.5),
-                         "per_seed": " ".join(f"{g[f]:+.3f}" for g in point)})
+            row = {"mechanism": mechanism, "n": n, "seeds": len(preds), "family": f, "gain": mean(point, f),
+                   "gain_low": np.percentile(gain_draws, 2.5), "gain_high": np.percentile(gain_draws, 97.5),
+                   "fraction": np.nan, "fraction_low": np.nan, "fraction_high": np.nan,
+                   "per_seed": " ".join(f"{g[f]:+.3f}" for g in point)}
+            if mechanism != "null":  # a null cohort has no planted gain to recover
+                ratio = gain_draws / oracle_draws
+                row.update(fraction=mean(point, f) / mean(point, ORACLE), fraction_low=np.percentile(ratio, 2.5),
+                           fraction_high=np.percentile(ratio, 97.5))
+            rows.append(row)
     return pd.DataFrame(rows)
 
 
 def selection_summary(out: Path) -> pd.DataFrame:
     """Share of folds in which each pattern feature entered the pattern family, per mechanism and n."""
-    frames = [pd.read_csv(p) for p in sorted(out.glob("*_selection.csv"))]
+    frames = [_read(p) for p in sorted(out.glob("*_selection.csv"))]
     sel = pd.concat(frames, ignore_index=True)
     sel = sel[sel["family"] == "clinical+psd+pattern"]
     folds = pd.concat(frames).groupby(["mechanism", "n"])[["seed", "folds"]].apply(
