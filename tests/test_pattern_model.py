@@ -137,3 +137,22 @@ def test_simulate_mechanism_from_the_cli(tmp_path, cli):
     assert set(pd.read_csv(tmp_path / "n" / "truth.csv")["null"]) == {1}
     res = cli("simulate", "--mechanism", "when", "--out", str(tmp_path / "x"))
     assert res.returncode == 2 and "invalid choice: 'when'" in res.stderr and not (tmp_path / "x").exists()
+
+
+def test_ridge_block_that_cannot_be_estimated_is_left_out(training, monkeypatch):
+    # where the ridge fit does not converge (the unpenalised terms separate the outcome: small cohorts), the family
+    # is fitted without its ridge block, as the base model would be, and its label says why; never an exception
+    import lvmd.model.estimator as estimator
+
+    def not_estimable(df, outcome, variables, penalised, penalty):
+        fit = fit_ridge_logit(df, outcome, variables, penalised, penalty)
+        return type(fit)(fit.names, np.full_like(fit.params, np.nan), fit.cov, np.nan, fit.n, fit.events, True,
+                         "ridge", False, fit.rows, "not estimable: the penalised Newton iterations did not converge",
+                         fit.penalty, fit.penalised)
+
+    monkeypatch.setattr(estimator, "fit_ridge_logit", not_estimable)
+    model = CRTResponseModel("clinical+psd+pattern", training.config).fit(training)
+    base = CRTResponseModel("clinical+psd", training.config).fit(training)
+    assert model.variables_ == base.variables_ and model.selection_.penalised == []
+    np.testing.assert_allclose(model.logit_.params, base.logit_.params)
+    assert model.models_[0].label.endswith("ridge block not entered, the other terms separate the outcome")

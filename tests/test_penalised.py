@@ -10,6 +10,7 @@ from sklearn.linear_model import LogisticRegression
 
 from lvmd.errors import StatsError
 from lvmd.stats import fit_logit
+from lvmd.stats import penalised
 from lvmd.stats.penalised import PENALTY_GRID, cross_validated_penalty, fit_ridge_logit
 
 
@@ -106,3 +107,37 @@ def test_bad_arguments(data):
         fit_ridge_logit(data, "y", ["a"], ["d"], 1.0)
     with pytest.raises(StatsError, match="penalty = -1"):
         fit_ridge_logit(data, "y", ["a"], ["a"], -1.0)
+
+
+def test_no_converging_fold_gives_the_strongest_penalty(data, monkeypatch):
+    # where no inner fit converges (unpenalised terms that separate the outcome in every fold) the search returns
+    # the strongest penalty, never an exception: whether the model can be estimated is the final fit's to say
+    monkeypatch.setattr(penalised, "_newton", lambda X, *rest: (np.zeros(X.shape[1]), None, False))
+    penalty, losses = cross_validated_penalty(data, "y", ["a", "b"], ["b"], seed=0)
+    assert penalty == PENALTY_GRID[0] and np.isinf(losses).all()
+
+
+def test_folds_where_nothing_converges_are_left_out(data, monkeypatch):
+    # inner fold k (counted by the design matrices the search builds) made to fail for every penalty: the table
+    # must be the sum over the other folds only, so "fold 0 left out" + "only fold 0" = "all folds"
+    args = (data, "y", ["a", "b", "c"], ["b", "c"])
+    everything = cross_validated_penalty(*args, seed=0)[1]
+    newton = penalised._newton
+
+    def failing(folds_failing):
+        seen = []
+
+        def fake(X, *rest):
+            if not any(X is x for x in seen):
+                seen.append(X)
+            if len(seen) - 1 in folds_failing:
+                return np.zeros(X.shape[1]), None, False
+            return newton(X, *rest)
+        return fake
+
+    monkeypatch.setattr(penalised, "_newton", failing({0}))
+    without_first = cross_validated_penalty(*args, seed=0)[1]
+    monkeypatch.setattr(penalised, "_newton", failing({1, 2, 3, 4}))
+    only_first = cross_validated_penalty(*args, seed=0)[1]
+    assert np.isfinite(without_first).all() and np.isfinite(only_first).all()
+    np.testing.assert_allclose(without_first + only_first, everything, rtol=1e-12)

@@ -275,8 +275,16 @@ class CRTResponseModel(BaseEstimator):
         for i, group in enumerate(groups or [[]]):
             variables = clinical + conventional + group + penalised
             fit = _fit_logit(frame, variables, penalised, config, seed)
+            label = _label(family, group, penalised)
+            if penalised and not fit.estimable:
+                # the unpenalised terms separate the outcome, so no ridge fit converges: the block is not entered
+                # and the rest is fitted as any family is (Firth's fit under separation); the label says so
+                variables = [v for v in variables if v not in set(penalised)]
+                penalised = []
+                fit = _fit_logit(frame, variables, [], config, seed)
+                label = f"{_label(family, group, penalised)}: ridge block not entered, the other terms separate the outcome"
             auc = roc_auc(y, fit.linear_predictor(frame[variables].to_numpy(float)), "<").auc if fit.estimable else np.nan
-            models.append(SubModel(_label(family, group, penalised), "primary" if i == 0 else "alternative", variables,
+            models.append(SubModel(label, "primary" if i == 0 else "alternative", variables,
                                    list(group) + penalised, fit, float(auc)))
         if not models[0].logit.estimable:
             raise ModelError(f"{training.analysis.source}: model {family} ({' + '.join(models[0].variables)}): "

@@ -135,7 +135,8 @@ def cross_validated_penalty(df: pd.DataFrame, outcome: str, variables: Sequence[
 
     The columns are standardised on each inner training part, as the final fit standardises on all rows. Ties go to
     the stronger penalty (``grid`` runs from strongest to weakest); a class with fewer patients than ``folds`` uses
-    as many folds as it has patients (at least 2).
+    as many folds as it has patients (at least 2). Inner folds where no penalty converges (the unpenalised terms
+    separate the outcome there) are left out; where none converges at all, the strongest penalty is returned.
     """
     variables, penalised = list(variables), list(penalised)
     data = df[[outcome, *variables]].apply(pd.to_numeric, errors="coerce").dropna()
@@ -144,21 +145,31 @@ def cross_validated_penalty(df: pd.DataFrame, outcome: str, variables: Sequence[
     smaller = int(min(y.sum(), len(y) - y.sum()))
     k_folds = max(2, min(folds, smaller))
     losses = np.zeros(len(grid))
+    informative = 0
     splitter = StratifiedKFold(k_folds, shuffle=True, random_state=seed)
     for train, test in splitter.split(raw, y):
         Z, mean, sd = _standardised(raw[train])
         X = np.column_stack([np.ones(len(train)), Z])
         X_test = np.column_stack([np.ones(len(test)), (raw[test] - mean) / sd])
+        fold = np.full(len(grid), np.inf)
         start = None
         for j, penalty in enumerate(grid):
             b, _, converged = _newton(X, y[train], _penalty_vector(variables, penalised, penalty), start)
             if not converged or not np.all(np.isfinite(b)):
-                losses[j] = np.inf
                 continue
             start = b  # warm start along the path (weaker penalties follow)
             p = np.clip(expit(X_test @ b), 1e-12, 1 - 1e-12)
-            losses[j] -= np.sum(y[test] * np.log(p) + (1 - y[test]) * np.log(1 - p))
+            fold[j] = -np.sum(y[test] * np.log(p) + (1 - y[test]) * np.log(1 - p))
+        # a fold where no penalty converges (its unpenalised terms separate the outcome) says nothing about the
+        # penalty: it is left out; a penalty that fails where another converges is ruled out
+        if np.isfinite(fold).any():
+            losses += fold
+            informative += 1
+    if not informative:
+        losses[:] = np.inf
     table = pd.Series(losses, index=pd.Index(list(grid), name="penalty"), name="cv_log_loss")
-    if not np.isfinite(losses).any():
-        raise StatsError("no penalty of the grid gave a converged fit in every inner fold")
+    if not informative:
+        # no inner fit converged anywhere: the strongest penalty, the safest choice (the caller's fit decides
+        # whether the model can be estimated at all)
+        return float(grid[0]), table
     return float(grid[int(np.argmin(losses))]), table
