@@ -106,8 +106,10 @@ def test_mechanisms_deterministic_and_phantom_mode(tmp_path):
         simulate_cohort(20, seed=5, mechanism="how", maps_only=True).write(tmp_path / f"c{k}")
     for name in ("clinical.csv", "polarmaps.npz", "truth.csv"):
         assert (tmp_path / "c1" / name).read_bytes() == (tmp_path / "c2" / name).read_bytes(), name
-    measured = simulate_cohort(10, seed=1, mechanism="where", workers=1)
-    assert np.corrcoef(measured.clinical["psd_deg"], measured.truth["psd_target_deg"])[0, 1] > 0.8
+    # phantom mode: the engine measures each map's PSD from its gated study (20 patients: with 10, one study the
+    # engine reads 18 deg high decides the correlation)
+    measured = simulate_cohort(20, seed=1, mechanism="where", workers=1)
+    assert np.corrcoef(measured.clinical["psd_deg"], measured.truth["psd_target_deg"])[0, 1] > 0.9
 
 
 def test_bad_mechanism():
