@@ -50,3 +50,58 @@ def test_univariate_of_no_variables_is_an_empty_table():
     assert result.summary.empty and result.summary.index.name == "variable"
     assert {"p", "odds_ratio", "n"} <= set(result.summary.columns)
     assert univariate(df, "y", ["x"]).summary.index.tolist() == ["x"]
+
+
+# --- family 2/8: a model.json with consistent checksums but hostile content ------------------------------------
+@pytest.fixture(scope="module")
+def pca_bundle(tmp_path_factory):
+    """A small clinical+psd+pca bundle (PCA: no training loop, so the fixture is quick)."""
+    from lvmd.bundle import ModelBundle
+    from lvmd.config import StudyConfig
+    from lvmd.model import CRTResponseModel
+    from lvmd.simulate import simulate_cohort
+
+    config = StudyConfig()
+    config.features.pca_components = 4
+    cohort_dir = tmp_path_factory.mktemp("cohort")
+    simulate_cohort(40, seed=0, maps_only=True).write(cohort_dir)  # a PC feature is selected with this seed
+    from lvmd.cohort import load_cohort
+
+    folder = tmp_path_factory.mktemp("bundle") / "b"
+    ModelBundle(CRTResponseModel("clinical+psd+pca", config).fit(load_cohort(cohort_dir))).save(folder)
+    return folder
+
+
+def _tampered(bundle: Path, tmp_path: Path, edit) -> Path:
+    """A copy of ``bundle`` whose model.json is edited and whose checksums are recomputed (a forger can)."""
+    import hashlib
+    import json
+    import shutil
+
+    folder = tmp_path / "b"
+    shutil.copytree(bundle, folder)
+    meta = json.loads((folder / "model.json").read_text())
+    edit(meta)
+    (folder / "model.json").write_text(json.dumps(meta))
+    sums = json.loads((folder / "checksums.json").read_text())
+    sums["model.json"] = hashlib.sha256((folder / "model.json").read_bytes()).hexdigest()
+    (folder / "checksums.json").write_text(json.dumps(sums))
+    return folder
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda m: m["model"]["models"][0]["coefficients"].__setitem__("const", float("nan")),
+     "coefficient of const is nan, not a finite number"),
+    (lambda m: m["model"]["models"][0]["coefficients"].__setitem__("const", None), "coefficient of const is None"),
+    (lambda m: m["model"].__setitem__("models", []), "models must be a non-empty list"),
+    (lambda m: m["model"].__setitem__("models", {"primary": 1}), "models must be a non-empty list"),
+    (lambda m: m["model"].__setitem__("extractor_kinds", ["../../etc"]), "does not match the saved extractor"),
+])
+def test_hostile_model_json_is_refused(pca_bundle, tmp_path, edit, message):
+    from lvmd.bundle import ModelBundle
+    from lvmd.errors import ModelError
+
+    assert ModelBundle.load(pca_bundle).model.extractor_.kinds == ["pca"]
+    with pytest.raises(ModelError, match=message.replace("(", r"\(").replace("[", r"\[")) as info:
+        ModelBundle.load(_tampered(pca_bundle, tmp_path, edit))
+    assert "\n" not in str(info.value) and "model.json" in str(info.value)
