@@ -105,3 +105,20 @@ def test_hostile_model_json_is_refused(pca_bundle, tmp_path, edit, message):
     with pytest.raises(ModelError, match=message.replace("(", r"\(").replace("[", r"\[")) as info:
         ModelBundle.load(_tampered(pca_bundle, tmp_path, edit))
     assert "\n" not in str(info.value) and "model.json" in str(info.value)
+
+
+# --- family 11: external validation on a tiny cohort printed 13 statsmodels/numpy warnings and a slope of 14.8 ---
+def test_calibration_under_separation_is_not_estimable_and_silent():
+    import warnings
+
+    from lvmd.stats.calibration import calibration
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        cal = calibration(np.array([0, 1, 0, 1]), linear_predictor=np.array([-1.0, 0.5, -0.8, 0.9]))
+    assert caught == []
+    assert np.isnan(cal.slope) and np.isnan(cal.recalibration_intercept) and np.isnan(cal.slope_ci[0])
+    assert "not estimable" in cal.note and np.isfinite(cal.citl)
+    assert cal.brier == pytest.approx(np.mean((np.array([0, 1, 0, 1]) - 1 / (1 + np.exp(-np.array([-1.0, 0.5, -0.8, 0.9])))) ** 2))
+    mixed = calibration(np.array([0, 1, 0, 1, 1, 0]), linear_predictor=np.array([-1.0, 0.5, 0.8, 0.9, -0.2, -0.5]))
+    assert mixed.note == "" and np.isfinite(mixed.slope)
