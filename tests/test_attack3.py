@@ -122,3 +122,11 @@ def test_calibration_under_separation_is_not_estimable_and_silent():
     assert cal.brier == pytest.approx(np.mean((np.array([0, 1, 0, 1]) - 1 / (1 + np.exp(-np.array([-1.0, 0.5, -0.8, 0.9])))) ** 2))
     mixed = calibration(np.array([0, 1, 0, 1, 1, 0]), linear_predictor=np.array([-1.0, 0.5, 0.8, 0.9, -0.2, -0.5]))
     assert mixed.note == "" and np.isfinite(mixed.slope)
+
+
+# --- family 4: `reconstruct --qc q.jpg` wrote PNG bytes under a .jpg name, after the whole reconstruction ----------
+@pytest.mark.parametrize("qc", ["q.jpg", "q", ".png", "q.png.txt"])
+def test_qc_figure_name_is_checked_before_any_work(tmp_path, cli, qc):
+    res = cli("reconstruct", str(PROJECTIONS), "--out", str(tmp_path / "sa.npz"), "--qc", str(tmp_path / qc), "--quiet")
+    assert "name it NAME.png" in _one_error_line(res)
+    assert list(tmp_path.iterdir()) == []
