@@ -130,3 +130,21 @@ def test_qc_figure_name_is_checked_before_any_work(tmp_path, cli, qc):
     res = cli("reconstruct", str(PROJECTIONS), "--out", str(tmp_path / "sa.npz"), "--qc", str(tmp_path / qc), "--quiet")
     assert "name it NAME.png" in _one_error_line(res)
     assert list(tmp_path.iterdir()) == []
+
+
+# --- family 4: an --out under a read-only folder was refused only after all the work (at the final write) --------
+def test_output_under_a_read_only_folder_is_refused_before_any_work(tmp_path, monkeypatch):
+    import os
+
+    from lvmd._atomic import OutputError, check_output_dir, check_output_file
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real_access = os.access
+    # Root may write anywhere, so the read-only folder is simulated where lvmd asks the operating system.
+    monkeypatch.setattr(os, "access", lambda path, mode, **kw: False if Path(path) == locked else real_access(path, mode, **kw))
+    for check, target in ((check_output_dir, locked / "new" / "out"), (check_output_file, locked / "x.npz")):
+        with pytest.raises(OutputError, match="cannot write in .*locked"):
+            check(target, False)
+    check_output_dir(tmp_path / "free", False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["locked"]
