@@ -148,3 +148,18 @@ def test_output_under_a_read_only_folder_is_refused_before_any_work(tmp_path, mo
             check(target, False)
     check_output_dir(tmp_path / "free", False)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["locked"]
+
+
+# --- family 2: `clinical = []` passed the configuration check and failed only after the autoencoder was trained ---
+def test_empty_clinical_list_is_refused_with_the_configuration(tmp_path, cli):
+    from lvmd.config import load_config
+    from lvmd.errors import ConfigError
+
+    bad = tmp_path / "s.toml"
+    bad.write_text("[stats]\nclinical = []\n")
+    with pytest.raises(ConfigError, match="stats.clinical is empty, but stats.families lists 'clinical'"):
+        load_config(bad)
+    assert "stats.clinical is empty" in _one_error_line(cli("config", "--check", str(bad)))
+    ok = tmp_path / "ok.toml"
+    ok.write_text("[stats]\nclinical = []\nfamilies = [\"psd+pca\"]\n")
+    assert load_config(ok).stats.clinical == []
