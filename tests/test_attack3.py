@@ -163,3 +163,26 @@ def test_empty_clinical_list_is_refused_with_the_configuration(tmp_path, cli):
     ok = tmp_path / "ok.toml"
     ok.write_text("[stats]\nclinical = []\nfamilies = [\"psd+pca\"]\n")
     assert load_config(ok).stats.clinical == []
+
+
+# --- families 1/2: raw projections whose numeric header values are text or not finite reached PyTomography -------
+@pytest.mark.filterwarnings("ignore:Invalid value for VR DS")  # pydicom, while this test writes the hostile file
+@pytest.mark.parametrize("edit, message", [
+    (lambda ds: ds.add_new(0x00280030, "LO", "a\\b"), r"Pixel Spacing \(0028,0030\) = .* is not a number"),
+    (lambda ds: ds.RotationInformationSequence[0].add_new(0x00540200, "LO", "abc"), r"Start Angle .* is not a number"),
+    (lambda ds: setattr(ds.RotationInformationSequence[0], "AngularStep", "nan"), r"Angular Step .* not a finite number"),
+    (lambda ds: setattr(ds.RotationInformationSequence[0], "RadialPosition", ["inf"] * 30), r"Radial Position .* finite"),
+    (lambda ds: setattr(ds.RotationInformationSequence[0], "NumberOfFramesInRotation", 0), r"at least 1"),
+    (lambda ds: ds.add_new(0x00280008, "LO", "thirty"), r"Number of Frames \(0028,0008\) = 'thirty' is not a number"),
+])
+def test_projection_header_values_are_numbers(tmp_path, edit, message):
+    import pydicom
+
+    from lvmd.scanner import read_projections
+
+    ds = pydicom.dcmread(PROJECTIONS)
+    edit(ds)
+    path = tmp_path / "proj.dcm"
+    ds.save_as(path, enforce_file_format=False)
+    with pytest.raises(SpectError, match=message):
+        read_projections(path)
