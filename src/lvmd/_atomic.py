@@ -89,6 +89,8 @@ def _check_parent(out: Path) -> None:
         existing = existing.parent
     if not existing.is_dir():
         raise OutputError(f"{out}: {existing} is not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise OutputError(f"{out}: cannot write in {existing} (permission denied or read-only)")
     try:
         name_max = os.pathconf(existing, "PC_NAME_MAX")
         path_max = os.pathconf(existing, "PC_PATH_MAX")

@@ -64,8 +64,10 @@ def cmd_phantom(args) -> int:
 
 
 def _scanner_options(args) -> dict:
-    from .scanner import read_mu_map
+    from .scanner import check_collimator, read_mu_map
 
+    if args.collimator is not None:
+        check_collimator(args.collimator)
     return {"iterations": args.iterations, "subsets": args.subsets, "butterworth_order": args.butterworth_order,
             "butterworth_cutoff": None if args.no_filter else args.butterworth_cutoff, "collimator": args.collimator,
             "lv_centre": args.lv_centre, "axis_angles": args.axis_angles, "mask_radius_mm": args.mask_radius,

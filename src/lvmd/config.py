@@ -83,6 +83,10 @@ class StudyConfig:
                     setattr(target, key, check(getattr(target, key), f"{section}.{key}"))
                 except ConfigError as exc:
                     raise ConfigError(f"{where}{exc}") from None
+        with_clinical = [f for f in self.stats.families if "clinical" in (t.strip().lower() for t in f.split("+"))]
+        if not self.stats.clinical and with_clinical:
+            raise ConfigError(f"{where}stats.clinical is empty, but stats.families lists {with_clinical[0]!r}, which "
+                              "screens clinical candidates; name them, or list families without clinical")
         return self
 
     def check_against(self, table, maps_available: bool = True) -> "StudyConfig":

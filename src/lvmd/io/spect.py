@@ -167,7 +167,7 @@ def _check_size(path: Path, what: str, shape, itemsize: int) -> None:
                          f"{MAX_STUDY_BYTES / 2**20:.0f} MiB for one study")
 
 
-def _values(ds, keyword: str, label: str, path: Path, kind=float, count: int | None = None) -> list:
+def dicom_numbers(ds, keyword: str, label: str, path: Path, kind=float, count: int | None = None) -> list:
     """The numbers of DICOM attribute ``keyword`` (``label`` names it in messages): parsed, finite, ``count`` of them.
 
     pydicom keeps a malformed DS or IS value as text (with a warning); this turns it into one clear error.
@@ -207,10 +207,10 @@ def _dicom_frames(ds, path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         raise SpectError(f"{path}: Image Type {shown} is not gated (needs GATED)")
     if "PixelData" not in ds:
         raise SpectError(f"{path}: no Pixel Data")
-    frames = _values(ds, "NumberOfFrames", "Number of Frames (0028,0008)", path, int, 1)[0] \
+    frames = dicom_numbers(ds, "NumberOfFrames", "Number of Frames (0028,0008)", path, int, 1)[0] \
         if "NumberOfFrames" in ds else 1
-    rows = _values(ds, "Rows", "Rows (0028,0010)", path, int, 1)[0]
-    cols = _values(ds, "Columns", "Columns (0028,0011)", path, int, 1)[0]
+    rows = dicom_numbers(ds, "Rows", "Rows (0028,0010)", path, int, 1)[0]
+    cols = dicom_numbers(ds, "Columns", "Columns (0028,0011)", path, int, 1)[0]
     if min(frames, rows, cols) < 1:
         raise SpectError(f"{path}: Number of Frames, Rows and Columns must be positive ({frames}, {rows}, {cols})")
     _check_size(path, "the pixel data", (frames, rows, cols), 8)
@@ -234,7 +234,7 @@ def _dicom_frames(ds, path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if tag in pointers:
             if tag not in ds:
                 raise SpectError(f"{path}: Frame Increment Pointer names {name} but the element is missing")
-            vec = np.asarray(_values(ds, ds[tag].keyword, name, path, int), dtype=np.int64)
+            vec = np.asarray(dicom_numbers(ds, ds[tag].keyword, name, path, int), dtype=np.int64)
             if len(vec) != frames:
                 raise SpectError(f"{path}: {name} has {len(vec)} entries for {frames} frames")
             if vec.min() < 1:
@@ -270,8 +270,8 @@ def read_nm_dataset(path: Path):
 
 def _dicom_scale(ds, path: Path) -> tuple[float, float]:
     """Rescale Slope and Intercept (counts = stored value x slope + intercept); slope must be positive."""
-    slope = _values(ds, "RescaleSlope", "Rescale Slope (0028,1053)", path, float, 1)[0] if "RescaleSlope" in ds else 1.0
-    intercept = (_values(ds, "RescaleIntercept", "Rescale Intercept (0028,1052)", path, float, 1)[0]
+    slope = dicom_numbers(ds, "RescaleSlope", "Rescale Slope (0028,1053)", path, float, 1)[0] if "RescaleSlope" in ds else 1.0
+    intercept = (dicom_numbers(ds, "RescaleIntercept", "Rescale Intercept (0028,1052)", path, float, 1)[0]
                  if "RescaleIntercept" in ds else 0.0)
     if slope <= 0:
         raise SpectError(f"{path}: Rescale Slope (0028,1053) = {slope:g} must be positive")
@@ -280,11 +280,11 @@ def _dicom_scale(ds, path: Path) -> tuple[float, float]:
 
 def _dicom_spacing(ds, path: Path) -> tuple[float, float, float]:
     """(dz, dy, dx) in mm from Spacing Between Slices (else Slice Thickness) and Pixel Spacing, all positive."""
-    dy, dx = _values(ds, "PixelSpacing", "Pixel Spacing (0028,0030)", path, float, 2)
+    dy, dx = dicom_numbers(ds, "PixelSpacing", "Pixel Spacing (0028,0030)", path, float, 2)
     if "SpacingBetweenSlices" in ds:
-        dz = _values(ds, "SpacingBetweenSlices", "Spacing Between Slices (0018,0088)", path, float, 1)[0]
+        dz = dicom_numbers(ds, "SpacingBetweenSlices", "Spacing Between Slices (0018,0088)", path, float, 1)[0]
     elif "SliceThickness" in ds:
-        dz = _values(ds, "SliceThickness", "Slice Thickness (0018,0050)", path, float, 1)[0]
+        dz = dicom_numbers(ds, "SliceThickness", "Slice Thickness (0018,0050)", path, float, 1)[0]
     else:
         raise SpectError(f"{path}: missing Spacing Between Slices (0018,0088) and Slice Thickness (0018,0050)")
     if min(abs(dz), dy, dx) <= 0:

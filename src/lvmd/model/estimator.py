@@ -157,6 +157,14 @@ def _number(value) -> float:
     return float("nan") if value is None else float(value)
 
 
+def _coefficient(coefficients: dict, name: str) -> float:
+    """A saved coefficient: a finite number (a model with a missing or infinite coefficient cannot score anyone)."""
+    value = _number(coefficients[name])
+    if not np.isfinite(value):
+        raise ModelError(f"coefficient of {name} is {coefficients[name]!r}, not a finite number")
+    return value
+
+
 def _checked_training(training: dict, models: list) -> dict:
     """A saved training summary, checked for what scoring reads: each variable's mean, min and max as numbers, and
     each reconstruction-error reference as a number."""
@@ -401,9 +409,11 @@ class CRTResponseModel(BaseEstimator):
         try:
             model = cls(state["family"], _config_from_dict(state["config"]), state["random_state"])
             models = []
+            if not isinstance(state["models"], list) or not state["models"]:
+                raise ModelError("models must be a non-empty list (the primary model first)")
             for m in state["models"]:
                 names = ["const", *m["variables"]]
-                params = np.array([_number(m["coefficients"][n]) for n in names])
+                params = np.array([_coefficient(m["coefficients"], n) for n in names])
                 cov = np.array(m["covariance"], dtype=float)
                 if cov.shape != (len(names), len(names)):
                     raise ModelError(f"covariance of shape {cov.shape} does not match {len(names)} terms")
@@ -425,6 +435,10 @@ class CRTResponseModel(BaseEstimator):
             raise ModelError(f"saved model is incomplete or malformed ({type(exc).__name__}: {exc})") from None
         if any(m.image_features for m in models) and extractor is None:
             raise ModelError("saved model uses image features but its extractor is missing")
+        kinds = [] if extractor is None else list(extractor.kinds)
+        if state.get("extractor_kinds") != kinds:
+            raise ModelError(f"extractor_kinds = {state.get('extractor_kinds')!r} does not match the saved extractor "
+                             f"({kinds})")
         model.models_ = models
         model.variables_ = models[0].variables
         model.logit_ = models[0].logit

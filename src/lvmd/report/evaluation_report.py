@@ -4,6 +4,7 @@ predictions, figures, report.html and manifest.json."""
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 
@@ -36,8 +37,9 @@ def write_evaluation(result, out: Path, inputs: list[Path], formats=("png", "svg
     headline = {"family": result.family, "patients": int(len(result.predictions)),
                 "responders": int(result.predictions["response"].sum()), "excluded": len(result.excluded),
                 "auc": float(auc["estimate"]), "auc_ci": [float(auc["ci_low"]), float(auc["ci_high"])],
-                "calibration_in_the_large": cal.citl, "calibration_slope": cal.slope,
-                "recalibration_intercept": cal.recalibration_intercept, "brier": cal.brier}
+                "calibration_in_the_large": _finite(cal.citl), "calibration_slope": _finite(cal.slope),
+                "recalibration_intercept": _finite(cal.recalibration_intercept), "brier": cal.brier,
+                "calibration_note": cal.note}
     reading = [
         f"Discrimination: AUC {auc['estimate']:.3f} (95 % CI {auc['ci_low']:.3f} to {auc['ci_high']:.3f}, "
         "DeLong).",
@@ -49,6 +51,8 @@ def write_evaluation(result, out: Path, inputs: list[Path], formats=("png", "svg
         f"Logistic recalibration for this site: new logit = {cal.recalibration_intercept:+.3f} + {cal.slope:.3f} x "
         "model logit; the recalibrated coefficients are in the table below.",
     ]
+    if cal.note:
+        reading = [reading[0], reading[1], f"{cal.note[0].upper()}{cal.note[1:]}.", reading[3]]
     sections = [
         ("Summary", bullet_list([f"Model: {result.family}, trained on {result.training_source}.",
                                  f"New cohort: {result.source}; {headline['patients']} patients, "
@@ -70,3 +74,8 @@ def write_evaluation(result, out: Path, inputs: list[Path], formats=("png", "svg
                 "versions": versions(), "outputs": sorted(p.name for p in out.iterdir())}
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, default=float))
     return manifest
+
+
+def _finite(value: float) -> float | None:
+    """A headline number for manifest.json: None (null) where it is not estimable, so the file stays strict JSON."""
+    return value if math.isfinite(value) else None

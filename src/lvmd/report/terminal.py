@@ -134,7 +134,13 @@ def evaluation_lines(manifest: dict, out: str) -> list[str]:
     return [f"report: {Path(out) / 'report.html'}",
             f"{h['family']} on {h['patients']} patients ({h['excluded']} excluded): AUC {h['auc']:.3f} "
             f"[{h['auc_ci'][0]:.3f}, {h['auc_ci'][1]:.3f}], calibration-in-the-large "
-            f"{h['calibration_in_the_large']:+.3f}, slope {h['calibration_slope']:.3f}, Brier {h['brier']:.3f}"]
+            f"{_number(h['calibration_in_the_large'], '+.3f')}, slope {_number(h['calibration_slope'], '.3f')}, "
+            f"Brier {h['brier']:.3f}"] + ([f"note: {h['calibration_note']}"] if h.get("calibration_note") else [])
+
+
+def _number(value, spec: str) -> str:
+    """``value`` formatted, or "not estimable" for a value that is missing (null in a manifest)."""
+    return "not estimable" if value is None else format(value, spec)
 
 
 def console(stderr: bool = False):

@@ -138,6 +138,8 @@ def check_reconstruction_outputs(out: str | Path, qc_path: str | Path | None = N
     out = Path(out)
     if not out.name.lower().endswith((".npz", ".nii", ".nii.gz", ".dcm")) or out.name.startswith("."):
         raise SpectError(f"{out}: output must be named NAME.npz, NAME.nii, NAME.nii.gz or NAME.dcm")
+    if qc_path is not None and (not Path(qc_path).name.lower().endswith(".png") or Path(qc_path).name.startswith(".")):
+        raise SpectError(f"{qc_path}: the QC figure is a PNG: name it NAME.png")
     if qc_path is not None and Path(qc_path).resolve() == out.resolve():
         raise SpectError(f"{qc_path}: the QC figure and the study cannot be the same file")
     for target in [out] + ([Path(qc_path)] if qc_path else []):

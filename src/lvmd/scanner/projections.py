@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import SpectError
-from ..io.spect import read_nm_dataset, study_stem
+from ..io.spect import dicom_numbers, read_nm_dataset, study_stem
 
 
 def import_pytomography():
@@ -90,8 +90,18 @@ def check_projection_file(path: Path):
         raise SpectError(f"{path}: missing Pixel Spacing (0028,0030)")
     if "DetectorVector" not in ds or "EnergyWindowVector" not in ds:
         raise SpectError(f"{path}: missing Detector Vector or Energy Window Vector (frame layout unknown)")
-    frames = int(ds.get("NumberOfFrames", 1))
-    expected = frames * int(ds.Rows) * int(ds.Columns) * int(ds.BitsAllocated) // 8
+    if min(dicom_numbers(ds, "PixelSpacing", "Pixel Spacing (0028,0030)", path, count=2)) <= 0:
+        raise SpectError(f"{path}: Pixel Spacing (0028,0030) = {ds.PixelSpacing} is not positive")
+    dicom_numbers(rotation[0], "StartAngle", "Start Angle (0054,0200)", path, count=1)
+    dicom_numbers(rotation[0], "AngularStep", "Angular Step (0018,1144)", path, count=1)
+    if dicom_numbers(rotation[0], "NumberOfFramesInRotation", "Number of Frames in Rotation (0054,0053)", path, int,
+                     count=1)[0] < 1:
+        raise SpectError(f"{path}: Number of Frames in Rotation (0054,0053) must be at least 1")
+    if rotation[0].get("RadialPosition") is not None:
+        dicom_numbers(rotation[0], "RadialPosition", "Radial Position (0018,1142)", path)
+    frames = dicom_numbers(ds, "NumberOfFrames", "Number of Frames (0028,0008)", path, int, 1)[0] if "NumberOfFrames" in ds else 1
+    rows, columns, bits = (dicom_numbers(ds, k, k, path, int, 1)[0] for k in ("Rows", "Columns", "BitsAllocated"))
+    expected = frames * rows * columns * bits // 8
     if "PixelData" not in ds or len(ds.PixelData) < expected:
         raise SpectError(f"{path}: pixel data truncated ({len(ds.get('PixelData', b''))} of {expected} bytes for "
                          f"{frames} frames)")

@@ -10,6 +10,8 @@ that its cavity fills in.)
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -27,6 +29,29 @@ def butterworth(volume: np.ndarray, voxel_mm: float, order: int = 10, cutoff_per
     f = np.sqrt(sum(g**2 for g in freqs)) / (voxel_mm / 10.0)  # cycles/cm
     response = 1.0 / np.sqrt(1.0 + (f / cutoff_per_cm) ** (2 * order))
     return np.fft.irfftn(np.fft.rfftn(volume) * response, s=volume.shape, axes=(0, 1, 2)).astype(np.float32)
+
+
+def collimator_codes() -> list[str]:
+    """The collimator codes of PyTomography's table (``data/collim.col``: records start with ``*`` and the code).
+
+    Read by hand because PyTomography offers only a printing helper, and its lookup matches any substring of a
+    line and, for an unknown code, fails with an unrelated UnboundLocalError.
+    """
+    spec = importlib.util.find_spec("pytomography")
+    if spec is None or spec.origin is None:
+        raise SpectError("--collimator needs PyTomography (pip install pytomography)")
+    table = Path(spec.origin).parent / "data" / "collim.col"
+    lines = table.read_text(encoding="utf-8", errors="replace").splitlines()
+    return [line[1:].split()[0] for line in lines if line.startswith("*") and line[1:].split()]
+
+
+def check_collimator(code: str) -> str:
+    """``code`` if it is exactly one of :func:`collimator_codes`, else one :class:`SpectError` line."""
+    codes = collimator_codes()
+    if code not in codes:
+        raise SpectError(f"--collimator {code!r}: not a PyTomography collimator code (e.g. "
+                         f"{', '.join(c for c in codes if c.startswith('GI-'))[:80]}...)")
+    return code
 
 
 def reconstruct(projections: Projections, iterations: int = 3, subsets: int = 10, butterworth_order: int = 10,
@@ -73,10 +98,8 @@ def reconstruct(projections: Projections, iterations: int = 3, subsets: int = 10
     if collimator:
         from pytomography.io.SPECT.dicom import get_psfmeta_from_scanner_params
 
-        try:
-            psf_meta = get_psfmeta_from_scanner_params(collimator, energy_kev)
-        except (IndexError, ValueError) as exc:
-            raise SpectError(f"collimator {collimator!r} is not in PyTomography's table ({exc})") from None
+        # PyTomography finds the first line containing the text: "*CODE " matches the record of CODE exactly.
+        psf_meta = get_psfmeta_from_scanner_params(f"*{check_collimator(collimator)} ", energy_kev)
     # Gates are reconstructed side by side along the axial axis (separated by empty slices), which PyTomography's
     # rotate-and-sum projector then processes in one pass: axial slices are independent without resolution
     # modelling, and the gap keeps the axial blur of the resolution model from mixing neighbouring gates.

@@ -4,11 +4,13 @@ curve (net benefit)."""
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
+from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationWarning
 
 from ..errors import StatsError
 from ..formulas import Z975, expit, logit
@@ -33,6 +35,9 @@ class Calibration(Result):
         ``a'``: with ``b`` the logistic recalibration that would fit this sample (new lp = a' + b lp).
     brier : float
         Mean squared difference between risk and outcome.
+    note : str
+        Why the slope and recalibration are not estimable (NaN), when the outcome is perfectly separated by the
+        predictions (a small cohort); empty otherwise.
     """
 
     citl: float
@@ -42,6 +47,7 @@ class Calibration(Result):
     recalibration_intercept: float
     brier: float
     n: int
+    note: str = ""
 
     def __post_init__(self) -> None:
         self.title = "Calibration"
@@ -77,12 +83,24 @@ def calibration(y, p=None, linear_predictor=None) -> Calibration:
     """
     y, p, lp = _risk_and_lp(y, p, linear_predictor)
     family = sm.families.Binomial()
-    large = sm.GLM(y, np.ones((len(y), 1)), family=family, offset=lp).fit(tol=1e-12)
-    slope = sm.GLM(y, sm.add_constant(lp, has_constant="add"), family=family).fit(tol=1e-12)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", PerfectSeparationWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)  # divisions and overflows while a separated fit diverges
+        large = sm.GLM(y, np.ones((len(y), 1)), family=family, offset=lp).fit(tol=1e-12)
+        slope = sm.GLM(y, sm.add_constant(lp, has_constant="add"), family=family).fit(tol=1e-12)
     a, a_se = float(large.params[0]), float(large.bse[0])
     b0, b, b_se = float(slope.params[0]), float(slope.params[1]), float(slope.bse[1])
+    note = ""
+    separated = any(issubclass(w.category, PerfectSeparationWarning) for w in caught)
+    if separated or not np.all(np.isfinite([b0, b, b_se])):
+        note = ("calibration slope and recalibration not estimable: the predictions separate responders from "
+                "non-responders perfectly (too few patients)")
+        b0 = b = b_se = float("nan")
+    if not np.all(np.isfinite([a, a_se])):
+        a = a_se = float("nan")
     return Calibration(a, (a - Z975 * a_se, a + Z975 * a_se), b, (b - Z975 * b_se, b + Z975 * b_se), b0,
-                       float(np.mean((y - p) ** 2)), int(len(y)))
+                       float(np.mean((y - p) ** 2)), int(len(y)), note)
 
 
 def calibration_curve(y, p, groups: int = 10) -> pd.DataFrame:

@@ -302,7 +302,8 @@ def univariate(df: pd.DataFrame, outcome: str, variables: Sequence[str], per_sd:
         row["notes"] = "; ".join(_flags(df, [v], fit))
         row["variable"] = v
         rows.append(row)
-    summary = pd.DataFrame(rows).set_index("variable")
+    columns = ["beta", "se", "odds_ratio", "ci_low", "ci_high", "p", "n", "notes", "variable"]
+    summary = pd.DataFrame(rows, columns=None if rows else columns).set_index("variable")  # no candidates: no rows
     return UnivariateResult(summary, outcome, per_sd)
 
 
