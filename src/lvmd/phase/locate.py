@@ -312,7 +312,13 @@ def find_beating_lv(counts: np.ndarray, spacing_mm, search: Callable[[np.ndarray
     scored = [_described(k, image, spacing_mm, motion_at) for k in _distinct(candidates)]
     convincing = any(d["motion"] >= MIN_BEATING_SNR and d["candidate"].score >= 2 * min_score for d in scored)
     if exhaustive or not convincing:  # the beating region's level may be a hot organ's: try every clip level too
-        scored += [_described(k, image, spacing_mm, motion_at) for k in _distinct(multilevel(None), candidates)]
+        # A centre found at several levels keeps its best score (the LV scores best at its own level, which may not
+        # be the beating region's when that region's level is set by hot activity next to the heart).
+        described = {tuple(np.round(d["candidate"].centre, 1)): d for d in scored}
+        scored = []
+        for k in _distinct(candidates + multilevel(None)):
+            known = described.get(tuple(np.round(k.centre, 1)))
+            scored.append({**known, "candidate": k} if known else _described(k, image, spacing_mm, motion_at))
     if not scored:
         raise SpectError(f"{study_id}: no LV found (no ring-shaped myocardium anywhere in the field of view); "
                          f"{no_lv_hint}")
