@@ -72,6 +72,7 @@ def run_case(case: TorsoCase, path: str = "projections", workdir: str | Path | N
     """Simulate a case, run lvmd on it through ``path`` and return one scored row (a dict)."""
     if path not in PATHS:
         raise ValueError(f"path {path!r} is not one of {', '.join(PATHS)}")
+    from ..batch import merge_scanner_qc
     from ..phase import analyze_study
     from ..scanner import from_projections, from_transaxial
 
@@ -102,6 +103,8 @@ def run_case(case: TorsoCase, path: str = "projections", workdir: str | Path | N
                 source = study.gated()
             stage = "phase"
             result = analyze_study(source)
+            if reorientation is not None:  # what `lvmd phase` prints: the reorientation's warnings too
+                merge_scanner_qc(result, study.qc)
             row["engine_s"] = round(time.perf_counter() - t1, 2)
             row["error"] = ""
         except Exception as exc:  # noqa: BLE001 - every failure of lvmd is a scored outcome, not a crash
