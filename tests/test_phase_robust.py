@@ -241,3 +241,17 @@ def test_phase_cli_qc_outputs_and_escaped_warnings(tmp_path, cli):
         assert column in summary.columns
     assert (out / f"{safe}_qc.png").stat().st_size > 10000
     assert pd.read_csv(out / "errors.csv")["input"].iloc[0].endswith("empty.npz")
+
+
+def test_phase_qc_figure_draws_the_base_plane_without_touching_pyplot():
+    import matplotlib
+
+    backend = matplotlib.get_backend()
+    from lvmd.report.qc_figures import phase_qc_figure
+
+    result = analyze_study(make_phantom("lbbb", gates=8, peak_counts=400, seed=3).simulate("P$1"))
+    figure = phase_qc_figure(make_phantom("lbbb", gates=8, peak_counts=400, seed=3).simulate("P$1"), result)
+    assert matplotlib.get_backend() == backend
+    assert len(figure.axes) == 3 and figure.get_suptitle().startswith("P$1: PSD")
+    base_lines = [line for ax in figure.axes[1:] for line in ax.get_lines() if line.get_linestyle() == "--"]
+    assert [line.get_xdata()[0] for line in base_lines] == [result.qc["base_position"] - 0.5] * 2

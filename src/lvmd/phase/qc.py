@@ -1,4 +1,5 @@
-"""Quality control of a phase analysis: what a reader must know before trusting the numbers, and a figure.
+"""Quality control of a phase analysis: what a reader must know before trusting the numbers (the QC figure is
+drawn by :mod:`lvmd.report.qc_figures`).
 
 ``qc`` keys (every :class:`~lvmd.phase.PhaseResult` carries them, ``lvmd phase`` writes them to ``<id>.json`` and
 ``summary.csv``):
@@ -113,57 +114,3 @@ def quality_warnings(qc: dict) -> list[str]:
         out.append(f"PSD changes by {qc['base_sensitivity_deg']:.1f} deg when the base moves one slice: the valve "
                    "plane is uncertain, check the QC figure (or give --base)")
     return out
-
-
-def qc_figure(study, result):
-    """Sampled myocardium (wall samples and base plane) over short-axis, vertical and horizontal long-axis views.
-
-    Extracardiac activity that was masked is outlined in cyan; the base plane is the dashed orange line.
-    """
-    from matplotlib.figure import Figure
-
-    summed = study.summed()
-    geometry = result.geometry
-    dz, dy, dx = study.spacing_mm
-    positions = result.sampling.positions_mm / np.array([dz, dy, dx])
-    theta = result.sampling.theta
-    mid = int(round((geometry.ring_slice + geometry.base_slice) / 2))
-    cy, cx = geometry.centres[mid]
-    level = geometry.level if geometry.level > 0 else float(summed.max())
-    shown = np.minimum(summed, 1.3 * level)
-    base_line = result.qc["base_position"] - 0.5
-    fig = Figure(figsize=(12, 4.4))
-    axes = fig.subplots(1, 3)
-    in_slice = np.abs(positions[:, 0] - mid) < 0.5
-    axes[0].imshow(shown[mid], cmap="gray", aspect=dy / dx)
-    axes[0].plot(positions[in_slice, 2], positions[in_slice, 1], "r.", ms=3)
-    axes[0].set_title(f"short axis, slice {mid}: wall samples", fontsize=9)
-    vertical = (np.abs(((theta - 90) + 180) % 360 - 180) < 10) | (np.abs(((theta - 270) + 180) % 360 - 180) < 10)
-    axes[1].imshow(shown[:, :, int(round(cx))].T, cmap="gray", aspect=dy / dz)
-    axes[1].plot(positions[vertical, 0], positions[vertical, 1], "r.", ms=3)
-    axes[1].axvline(base_line, color="orange", ls="--", lw=1.2)
-    axes[1].set_title("vertical long axis (apex left, anterior up)", fontsize=9)
-    horizontal = (np.abs(((theta - 0) + 180) % 360 - 180) < 10) | (np.abs(((theta - 180) + 180) % 360 - 180) < 10)
-    axes[2].imshow(shown[:, int(round(cy)), :].T, cmap="gray", aspect=dx / dz)
-    axes[2].plot(positions[horizontal, 0], positions[horizontal, 2], "r.", ms=3)
-    axes[2].axvline(base_line, color="orange", ls="--", lw=1.2)
-    axes[2].set_title("horizontal long axis (apex left, septum up)", fontsize=9)
-    if geometry.extracardiac is not None and geometry.extracardiac.any():
-        for ax, plane in ((axes[0], geometry.extracardiac[mid]), (axes[1], geometry.extracardiac[:, :, int(round(cx))].T),
-                          (axes[2], geometry.extracardiac[:, int(round(cy)), :].T)):
-            if plane.any():
-                ax.contour(plane.astype(float), levels=[0.5], colors="cyan", linewidths=0.8)
-    qc = result.qc
-    fig.suptitle(f"{_printable(result.study_id)}: PSD {result.metrics['psd_deg']:.1f} deg, base slice {qc['base_slice']} "
-                 f"(sensitivity {qc['base_sensitivity_deg']:.1f} deg), localisation {qc['localisation_method']} "
-                 f"confidence {qc['localisation_confidence']:.2f}, extracardiac {qc['extracardiac_ratio']:.1f}x"
-                 + ("; CLIPPED" if qc["clipping"] else ""), fontsize=9, parse_math=False)
-    for ax in axes:
-        ax.tick_params(labelsize=6)
-    fig.tight_layout()
-    return fig
-
-
-def _printable(text: str) -> str:
-    """``text`` without control characters (ids come from file names)."""
-    return "".join(ch if ch.isprintable() else "?" for ch in str(text))

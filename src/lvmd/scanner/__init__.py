@@ -1,6 +1,6 @@
 """From the scanner: raw gated projections -> OSEM reconstruction (PyTomography) -> automatic short-axis reorientation."""
 
-from .convert import (ScannerStudy, check_reconstruction_outputs, from_projections, from_transaxial, is_raw_projection_file, qc_figure, read_mu_map,
+from .convert import (ScannerStudy, check_reconstruction_outputs, from_projections, from_transaxial, is_raw_projection_file, read_mu_map,
                       write_reconstruction, write_short_axis)
 from .projections import Projections, read_projections, write_projections
 from .recon import butterworth, forward_project, make_geometry, reconstruct
@@ -8,5 +8,5 @@ from .reorient import Reorientation, embed_short_axis, reorient_to_short_axis, s
 
 __all__ = ["Projections", "Reorientation", "ScannerStudy", "butterworth", "check_reconstruction_outputs", "embed_short_axis",
            "forward_project", "from_projections", "from_transaxial", "is_raw_projection_file", "make_geometry",
-           "qc_figure", "read_mu_map", "read_projections", "reconstruct", "reorient_to_short_axis", "short_axis_frame",
+           "read_mu_map", "read_projections", "reconstruct", "reorient_to_short_axis", "short_axis_frame",
            "write_projections", "write_reconstruction", "write_short_axis"]
