@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy import ndimage
 
 from ..io.spect import GatedSpect
 from .base import apex_position, find_base, valve_plane_samples
@@ -23,6 +24,7 @@ METRIC_KEYS = ("psd_deg", "pbw_deg", "peak_phase_deg", "mean_phase_deg", "entrop
 SMOOTHING_STEPS_MM = (2.5, 4.5, 6.5, 8.5)
 STATIC_FRACTION = 0.25  # static activity must hold this share of the LV's counts to measure each gate's scale
 TARGET_SNR = 10.0
+NEAR_LV_MM = 30.0  # extracardiac activity this close to the LV region can spill into the wall's counts
 QC_SUMMARY_KEYS = ("localisation_confidence", "localisation_method", "extracardiac_ratio", "clipping",
                    "gating_consistency", "lv_counts_cv", "base_slice", "base_sensitivity_deg")
 
@@ -136,9 +138,6 @@ def analyze_study(study: GatedSpect, harmonics: int = 1, n_angles: int = 40, bin
     first_sa_row = int(np.isnan(sampled.row_slice).sum())
     valve = (valve_plane_samples(fourier["phase"], n_angles, first_sa_row) if base_slice is None
              else np.zeros(len(row_of), bool))
-    if valve[row_of <= top_row].any():
-        warnings.append(f"{int(valve[row_of <= top_row].sum())} basal sample(s) beating in anti-phase to the LV "
-                        "(valve plane or atria) were left out of the wall")
     mid = np.arange(geometry.ring_slice + 1, geometry.base_slice) if geometry.base_slice > geometry.ring_slice + 1 \
         else np.array([geometry.ring_slice])
     blur = float(np.hypot(blur_sd_mm(wall_fwhm_mm(summed, geometry.centres, mid, geometry.radius_vox,
@@ -177,9 +176,12 @@ def analyze_study(study: GatedSpect, harmonics: int = 1, n_angles: int = 40, bin
     qc = _quality(study, geometry, shown, base, sensitivity)
     qc["gate_scale"] = [round(float(v), 5) for v in scale]
     power = np.abs(fourier["coefficients"][:, 0]) ** 2
-    qc.update(valve_plane_samples=int(valve[row_of <= top_row].sum()), blur_sd_mm=round(blur, 3),
-              smoothing_mm=smoothing, recovery_lambda=round(lam, 5),
-              phase_noise_deg=round(float(np.degrees(np.sqrt(noise_power / (2.0 * max(np.median(power), 1e-300))))), 3))
+    phase_noise = float(np.degrees(np.sqrt(noise_power / (2.0 * max(np.median(power), 1e-300)))))
+    qc.update(valve_plane_samples=int(valve[row_of <= top_row].sum()), wall_samples=int(len(main)),
+              blur_sd_mm=round(blur, 3), smoothing_mm=smoothing, recovery_lambda=round(lam, 5),
+              phase_noise_deg=round(phase_noise, 3),
+              psd_noise_corrected_deg=round(noise_corrected_psd(metrics["psd_deg"], phase_noise), 3))
+    qc["psd_noise_inflation_deg"] = round(float(metrics["psd_deg"]) - qc["psd_noise_corrected_deg"], 3)
     qc["warnings"] = warnings + quality_warnings(qc)
     return PhaseResult(
         study_id=study.study_id,
@@ -197,6 +199,16 @@ def analyze_study(study: GatedSpect, harmonics: int = 1, n_angles: int = 40, bin
         qc=qc,
         sampling=shown,
     )
+
+
+def noise_corrected_psd(psd_deg: float, phase_noise_deg: float) -> float:
+    """PSD with the counting noise taken out: sqrt(PSD^2 - noise^2), 0 when noise explains it all.
+
+    Independent phase noise of SD ``phase_noise_deg`` on every sample adds its variance to the samples' spread, so
+    the measured PSD overstates the wall's own dispersion; the difference is what the QC warns about. ``psd_deg``
+    itself stays the measured SD (the quantity published normal limits refer to).
+    """
+    return float(np.sqrt(max(psd_deg**2 - phase_noise_deg**2, 0.0)))
 
 
 def _fill_upwards(values: np.ndarray, index: np.ndarray, rows: int, n_angles: int) -> np.ndarray:
@@ -278,6 +290,7 @@ def _quality(study: GatedSpect, geometry: LvGeometry, samples: WallSamples, base
         c = geometry.centres[z]
         region[z] = (yy - c[0]) ** 2 + (xx - c[1]) ** 2 <= reach**2
     lv_counts = (counts.reshape(T, -1) @ region.ravel().astype(np.float32)).astype(np.float64)
+    near = _near_lv(region, NEAR_LV_MM / pix)
     clipped, detail = clipping(counts, region)
     sa = ~np.isnan(samples.row_slice)
     wall_curve = samples.curves.reshape(len(samples.grid_rho), samples.n_angles, T)[sa].mean(axis=(0, 1))
@@ -288,6 +301,8 @@ def _quality(study: GatedSpect, geometry: LvGeometry, samples: WallSamples, base
         "localisation_score": round(float(loc.score), 4),
         "beating_snr": None if loc.beating_snr is None else round(float(loc.beating_snr), 3),
         "extracardiac_ratio": round(float(geometry.extracardiac_ratio), 4),
+        "extracardiac_near_ratio": round(float(study_peak(counts, near) / geometry.level) if geometry.level > 0
+                                         else 0.0, 4),
         "extracardiac_masked_voxels": int(geometry.extracardiac.sum()) if geometry.extracardiac is not None else 0,
         "lv_counts_per_gate": [round(float(v), 3) for v in lv_counts],
         "lv_counts_cv": round(float(lv_counts.std() / max(lv_counts.mean(), 1e-12)), 5),
@@ -301,3 +316,17 @@ def _quality(study: GatedSpect, geometry: LvGeometry, samples: WallSamples, base
         "base_descent_mm": round(float(base.descent_mm), 2),
         "base_sensitivity_deg": round(float(sensitivity), 3),
     }
+
+
+def _near_lv(region: np.ndarray, reach_vox: float) -> np.ndarray:
+    """Bool (Z, Y, X): within ``reach_vox`` of the LV region (in-plane and along the axis), outside it."""
+    distance = ndimage.distance_transform_edt(~region)
+    return (distance > 0) & (distance <= reach_vox)
+
+
+def study_peak(counts: np.ndarray, where: np.ndarray) -> float:
+    """Peak of the gate-summed counts (lightly smoothed, as the LV level is) inside ``where``; 0 when empty."""
+    if not where.any():
+        return 0.0
+    summed = ndimage.gaussian_filter(counts.sum(axis=0).astype(np.float64), 0.7)
+    return float(summed[where].max())

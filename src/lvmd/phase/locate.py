@@ -299,7 +299,7 @@ def find_beating_lv(counts: np.ndarray, spacing_mm, search: Callable[[np.ndarray
             level = max(level, float(np.percentile(image[image > 0], 99)))
         score = best.score * best.level / level if best is not None and level > 0 else 0.0
         chosen = Candidate(score, c, best.radius_vox if best is not None else 0.0, level)
-        return _assess(chosen, "manual", motion_at(c), prior, warnings)
+        return _assess(chosen, "manual", motion_at(c), prior, warnings, min_score)
     candidates: list[Candidate] = []
     if beating is not None and beating.power.max() > 0:
         # Where the heart beats most: the shape search at that region's level, anywhere and near it.
@@ -345,7 +345,8 @@ def find_beating_lv(counts: np.ndarray, spacing_mm, search: Callable[[np.ndarray
     if best.score < min_score:
         raise SpectError(f"{study_id}: no LV found (no myocardium around a cavity; best shape score "
                          f"{best.score:.2f}); {no_lv_hint}")
-    return _assess(best, "beating" if motion_ok else "shape", chosen["motion"] if motion_ok else None, prior, warnings)
+    return _assess(best, "beating" if motion_ok else "shape", chosen["motion"] if motion_ok else None, prior, warnings,
+                   min_score)
 
 
 def _distinct(candidates: list[Candidate], seen: list[Candidate] = ()) -> list[Candidate]:
@@ -368,9 +369,14 @@ def _described(k: Candidate, image: np.ndarray, spacing_mm, motion_at) -> dict:
             "motion": motion_at(k.centre)}
 
 
-def _assess(best: Candidate, method: str, motion: float | None, prior, warnings: list[str]) -> Localisation:
-    """Confidence of a localisation from its shape score, the beating around it (signal-to-noise) and the prior."""
-    shape_conf = float(np.clip(best.score / 0.25, 0, 1))
+def _assess(best: Candidate, method: str, motion: float | None, prior, warnings: list[str],
+            min_score: float = MIN_RING_SCORE) -> Localisation:
+    """Confidence of a localisation from its shape score, the beating around it (signal-to-noise) and the prior.
+
+    The shape score counts in full from three times the detector's acceptance threshold (0.24 for short-axis rings,
+    0.15 for 3-D shells, whose octants score lower on the same LV).
+    """
+    shape_conf = float(np.clip(best.score / (3.0 * min_score), 0, 1))
     if motion is None:
         confidence = 0.6 * shape_conf * float(prior(best.centre))
     else:

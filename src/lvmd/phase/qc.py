@@ -19,6 +19,11 @@ drawn by :mod:`lvmd.report.qc_figures`).
   base moves one slice either way);
 - ``phase_noise_deg``: a median sample's phase noise (from the noise power in the highest harmonics), the floor
   that counting statistics put under PSD; ``smoothing_mm`` is the pre-smoothing chosen to keep it low;
+  ``psd_noise_corrected_deg``: sqrt(PSD^2 - noise^2), the wall's own dispersion, and ``psd_noise_inflation_deg`` the
+  difference (warned about when noise alone moves PSD by more than max(4 deg, 12 %));
+- ``extracardiac_near_ratio``: peak activity within 3 cm of the LV region over the LV's peak level (warned about
+  from 1.5x: it can spill into the nearest wall); ``valve_plane_samples`` of ``wall_samples`` set aside as valve
+  plane (warned about above 10 %);
 - ``warnings``: human-readable, one line each.
 """
 
@@ -31,7 +36,7 @@ LOW_CONFIDENCE = 0.5
 GATE_IRREGULARITY_LIMIT = 0.04
 GATING_R2_LIMIT = 0.5
 BASE_SENSITIVITY_LIMIT = 5.0
-PHASE_NOISE_LIMIT = 15.0
+VALVE_SAMPLES_LIMIT = 0.1  # share of the wall samples set aside as valve plane above which the base is doubtful
 EXTRACARDIAC_NOTE = 1.5
 
 
@@ -91,9 +96,13 @@ def quality_warnings(qc: dict) -> list[str]:
     if qc["localisation_confidence"] < LOW_CONFIDENCE:
         out.append(f"low localisation confidence {qc['localisation_confidence']:.2f} ({qc['localisation_method']}): "
                    "check the QC figure; if the LV was missed give its centre (and apex/base slices, mask radius)")
-    if qc["extracardiac_ratio"] >= EXTRACARDIAC_NOTE:
-        out.append(f"extracardiac activity {qc['extracardiac_ratio']:.1f}x the LV peak was masked; check the QC "
-                   "figure")
+    if qc.get("extracardiac_near_ratio", qc["extracardiac_ratio"]) >= EXTRACARDIAC_NOTE:
+        out.append(f"extracardiac activity {qc.get('extracardiac_near_ratio', qc['extracardiac_ratio']):.1f}x the LV "
+                   "peak lies within 3 cm of the LV and was masked; it may still spill into the nearest wall: check "
+                   "the QC figure")
+    if qc.get("valve_plane_samples", 0) > VALVE_SAMPLES_LIMIT * max(qc.get("wall_samples", 0), 1):
+        out.append(f"{qc['valve_plane_samples']} basal samples beat in anti-phase to the LV (valve plane or atria) "
+                   "and were left out of the wall: the base may be uncertain, check the QC figure")
     if qc["clipping"]:
         d = qc["clipping_detail"]
         what = (f"every gate's maximum sits on the integer ceiling {d['ceiling']}" if d["ceiling"] is not None
@@ -107,9 +116,11 @@ def quality_warnings(qc: dict) -> list[str]:
     if qc["gating_consistency"] < GATING_R2_LIMIT:
         out.append(f"the LV wall's count curve is not a clear cardiac cycle (R^2 {qc['gating_consistency']:.2f}): "
                    "gating may have failed")
-    if qc.get("phase_noise_deg", 0.0) > PHASE_NOISE_LIMIT:
+    inflation, corrected = qc.get("psd_noise_inflation_deg"), qc.get("psd_noise_corrected_deg")
+    if inflation is not None and corrected is not None and inflation > max(4.0, 0.12 * corrected):
         out.append(f"few counts per gate: each sample's phase carries about {qc['phase_noise_deg']:.0f} deg of noise, "
-                   "which inflates PSD and PBW; compare with normal limits from equally noisy studies")
+                   f"which alone inflates PSD by about {inflation:.0f} deg (noise-corrected PSD "
+                   f"{corrected:.0f} deg); compare with normal limits from equally noisy studies")
     if qc["base_sensitivity_deg"] > BASE_SENSITIVITY_LIMIT:
         out.append(f"PSD changes by {qc['base_sensitivity_deg']:.1f} deg when the base moves one slice: the valve "
                    "plane is uncertain, check the QC figure (or give --base)")
