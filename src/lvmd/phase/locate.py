@@ -324,8 +324,8 @@ def find_beating_lv(counts: np.ndarray, spacing_mm, search: Callable[[np.ndarray
                          f"{no_lv_hint}")
     motion_ok = any(d["motion"] is not None and d["motion"] >= MIN_BEATING_SNR for d in scored)
     if gated and not motion_ok:
-        warnings.append("no cardiac motion found over the gates (identical, clipped or inconsistent gates?): the LV "
-                        "was located by shape and anatomy only")
+        warnings.append("no cardiac motion stands out over the gates (too few counts per gate, or identical, clipped "
+                        "or inconsistent gates?): the LV was located by shape and anatomy only")
     brightest = max(d["enclosure"] for d in scored)
 
     def rank(d: dict) -> float:
