@@ -306,7 +306,7 @@ def _quality(study: GatedSpect, geometry: LvGeometry, samples: WallSamples, base
         c = geometry.centres[z]
         region[z] = (yy - c[0]) ** 2 + (xx - c[1]) ** 2 <= reach**2
     lv_counts = (counts.reshape(T, -1) @ region.ravel().astype(np.float32)).astype(np.float64)
-    near = _near_lv(region, NEAR_LV_MM / pix)
+    near_peak = _peak_near(study.summed(), geometry, reach, NEAR_LV_MM / pix, study.spacing_mm[0] / pix)
     clipped, detail = clipping(counts, region)
     sa = ~np.isnan(samples.row_slice)
     wall_curve = samples.curves.reshape(len(samples.grid_rho), samples.n_angles, T)[sa].mean(axis=(0, 1))
@@ -317,8 +317,7 @@ def _quality(study: GatedSpect, geometry: LvGeometry, samples: WallSamples, base
         "localisation_score": round(float(loc.score), 4),
         "beating_snr": None if loc.beating_snr is None else round(float(loc.beating_snr), 3),
         "extracardiac_ratio": round(float(geometry.extracardiac_ratio), 4),
-        "extracardiac_near_ratio": round(float(study_peak(counts, near) / geometry.level) if geometry.level > 0
-                                         else 0.0, 4),
+        "extracardiac_near_ratio": round(near_peak / geometry.level if geometry.level > 0 else 0.0, 4),
         "extracardiac_masked_voxels": int(geometry.extracardiac.sum()) if geometry.extracardiac is not None else 0,
         "lv_counts_per_gate": [round(float(v), 3) for v in lv_counts],
         "lv_counts_cv": round(float(lv_counts.std() / max(lv_counts.mean(), 1e-12)), 5),
@@ -334,15 +333,26 @@ def _quality(study: GatedSpect, geometry: LvGeometry, samples: WallSamples, base
     }
 
 
-def _near_lv(region: np.ndarray, reach_vox: float) -> np.ndarray:
-    """Bool (Z, Y, X): within ``reach_vox`` of the LV region (in-plane and along the axis), outside it."""
-    distance = ndimage.distance_transform_edt(~region)
-    return (distance > 0) & (distance <= reach_vox)
+def _peak_near(summed: np.ndarray, geometry: LvGeometry, region_vox: float, reach_vox: float,
+               slice_ratio: float) -> float:
+    """Peak of the summed counts (lightly smoothed, as the LV level is) within ``reach_vox`` of the LV region
+    (a disc of ``region_vox`` around each slice's centre, from the apex on through the base) and outside it.
 
-
-def study_peak(counts: np.ndarray, where: np.ndarray) -> float:
-    """Peak of the gate-summed counts (lightly smoothed, as the LV level is) inside ``where``; 0 when empty."""
-    if not where.any():
-        return 0.0
-    summed = ndimage.gaussian_filter(counts.sum(axis=0).astype(np.float64), 0.7)
-    return float(summed[where].max())
+    ``slice_ratio`` is the slice spacing over the pixel size (the reach along the axis counts in slices).
+    """
+    Z, Y, X = summed.shape
+    first, last = max(geometry.apex_slice - 1, 0), min(geometry.base_slice + 1, Z - 1)
+    extra = int(np.ceil(reach_vox / max(slice_ratio, 1e-6)))
+    lo, hi = max(first - extra, 0), min(last + extra, Z - 1)
+    image = ndimage.gaussian_filter(summed[lo:hi + 1].astype(np.float64), 0.7)
+    yy, xx = np.ogrid[0:Y, 0:X]
+    peak = 0.0
+    for z in range(lo, hi + 1):
+        c = geometry.centres[min(max(z, first), last)]
+        d2 = (yy - c[0]) ** 2 + (xx - c[1]) ** 2
+        inside = d2 <= region_vox**2 if z >= first else np.zeros((Y, X), bool)  # the cylinder goes on past the
+        axial = max(first - z, 0) * slice_ratio  # base: valve plane and atria are cardiac, not extracardiac
+        near = (d2 <= max((region_vox + reach_vox) ** 2 - axial**2, 0.0)) & ~inside
+        if near.any():
+            peak = max(peak, float(image[z - lo][near].max()))
+    return peak
