@@ -314,6 +314,7 @@ def _quality(study: GatedSpect, geometry: LvGeometry, samples: WallSamples, base
     return {
         "localisation_confidence": round(float(loc.confidence), 4),
         "localisation_method": loc.method,
+        "localisation_margin": None if loc.margin is None else round(float(loc.margin), 4),
         "localisation_score": round(float(loc.score), 4),
         "beating_snr": None if loc.beating_snr is None else round(float(loc.beating_snr), 3),
         "extracardiac_ratio": round(float(geometry.extracardiac_ratio), 4),

@@ -43,6 +43,7 @@ MIN_RING_SCORE = 0.08  # short-axis ring score (relative to the LV level) below 
 MIN_SHELL_SCORE = 0.05  # the same for the 3-D shell detector (its octants are smaller, its scores lower)
 MIN_BEATING_SNR = 1.0  # beating power over noise power around the LV below which motion is not used
 MOTION_FULL_WEIGHT_SNR = 2.0  # a candidate beating this clearly gets the full weight of motion
+RIVAL_MM = 20.0  # a candidate this far from the chosen centre is a rival (another structure), not the same LV
 LV_REACH_MM = 45.0  # the LV's beating is gathered over about this radius
 MULTILEVEL_STEPS = 4  # without motion the shape detector runs at clip levels peak x 1, 1/2, 1/4, 1/8
 NO_LV_HINT_SA = "give the LV centre (--centre ROW COL), and --mask-radius MM if hot activity lies near it"
@@ -79,6 +80,9 @@ class Localisation:
     beating_snr : float or None
         Beating power over noise power around the centre (None without gates).
     warnings : list of str
+    margin : float or None
+        How far the chosen LV stands out: 1 - (rank of the best rival at least 2 cm away) / (its own rank); 1 when
+        there is no rival, None for the operator's centre.
     """
 
     centre: np.ndarray
@@ -89,6 +93,7 @@ class Localisation:
     score: float
     beating_snr: float | None = None
     warnings: list[str] = field(default_factory=list)
+    margin: float | None = None
 
 
 # ------------------------------------------------------------------------------------------------ shape detectors
@@ -340,13 +345,19 @@ def find_beating_lv(counts: np.ndarray, spacing_mm, search: Callable[[np.ndarray
 
     chosen = max(scored, key=rank)
     k = chosen["candidate"]
+    spacing = np.asarray(spacing_mm, float)
+    rivals = [rank(d) for d in scored if np.linalg.norm((d["candidate"].centre - k.centre) * spacing) > RIVAL_MM]
+    best_rank = rank(chosen)
+    margin = 1.0 - max(rivals) / best_rank if rivals and best_rank > 0 else 1.0
     best = Candidate(k.score * k.level / chosen["level"] if chosen["level"] > 0 else 0.0, k.centre, k.radius_vox,
                      chosen["level"])
     if best.score < min_score:
         raise SpectError(f"{study_id}: no LV found (no myocardium around a cavity; best shape score "
                          f"{best.score:.2f}); {no_lv_hint}")
-    return _assess(best, "beating" if motion_ok else "shape", chosen["motion"] if motion_ok else None, prior, warnings,
-                   min_score)
+    found = _assess(best, "beating" if motion_ok else "shape", chosen["motion"] if motion_ok else None, prior,
+                    warnings, min_score)
+    found.margin = float(np.clip(margin, 0.0, 1.0))
+    return found
 
 
 def _distinct(candidates: list[Candidate], seen: list[Candidate] = ()) -> list[Candidate]:

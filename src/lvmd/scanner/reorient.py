@@ -309,6 +309,7 @@ class Reorientation:
         loc = self.localisation
         return {"reorientation_confidence": None if loc is None else round(float(loc.confidence), 4),
                 "reorientation_method": None if loc is None else loc.method,
+                "reorientation_margin": None if loc is None or loc.margin is None else round(float(loc.margin), 4),
                 "reorientation_extracardiac_ratio": round(float(self.extracardiac_ratio), 4),
                 "lv_centre_xyz": [round(float(v), 2) for v in self.centre],
                 "axis_angles_deg": [round(v, 2) for v in self.angles_deg]}
