@@ -332,6 +332,9 @@ def find_beating_lv(counts: np.ndarray, spacing_mm, search: Callable[[np.ndarray
         warnings.append("no cardiac motion stands out over the gates (too few counts per gate, or identical, clipped "
                         "or inconsistent gates?): the LV was located by shape and anatomy only")
     brightest = max(d["enclosure"] for d in scored)
+    # Beating counts in full from MOTION_FULL_WEIGHT_SNR, or from the strongest candidate's beating when that is
+    # clearer: among structures that all beat clearly (the LV, the RV beside it), the LV beats the most.
+    full_motion = max([MOTION_FULL_WEIGHT_SNR] + [d["motion"] for d in scored if d["motion"] is not None])
 
     def rank(d: dict) -> float:
         # Shape at the clip level it was found at; enclosed all round by myocardium as bright as the clip (the RV's
@@ -340,7 +343,7 @@ def find_beating_lv(counts: np.ndarray, spacing_mm, search: Callable[[np.ndarray
         if brightest <= 0:
             return 0.0
         enclosed = min(d["enclosure"] / k.level, 1.0) * np.sqrt(max(d["enclosure"], 0.0) / brightest)
-        weight = float(np.clip(d["motion"] / MOTION_FULL_WEIGHT_SNR, 0.05, 1.0)) if motion_ok else 1.0
+        weight = float(np.clip(d["motion"] / full_motion, 0.05, 1.0)) ** 0.5 if motion_ok else 1.0
         return k.score * enclosed * weight * prior(k.centre)
 
     chosen = max(scored, key=rank)
