@@ -449,3 +449,15 @@ def test_engine_flags_a_clipped_export():
     result = analyze_study(study)
     warnings = " ".join(str(w) for w in (getattr(result, "qc", None) or {}).get("warnings", []))
     assert "clip" in warnings.lower() or "satur" in warnings.lower()
+
+
+def test_engine_flags_a_short_gate_and_not_noise_at_16_gates():
+    """A short last gate (bad-beat rejection) is named from static activity; a well-gated 16-gate study at clinical
+    counts, whose LV counts per gate wander by noise, is not flagged."""
+    from lvmd.phase import analyze_study
+
+    layout = dict(margin_apex_mm=25.0, margin_base_mm=35.0)
+    short, _ = short_axis_study(random_case(1001, gates=16, last_gate_fraction=0.8), **layout)
+    assert any(w.startswith("gate 16 holds 8") for w in analyze_study(short).warnings)
+    steady, _ = short_axis_study(random_case(1001, gates=16, last_gate_fraction=1.0), **layout)
+    assert not any("gating dropouts" in w for w in analyze_study(steady).warnings)

@@ -10,7 +10,8 @@ drawn by :mod:`lvmd.report.qc_figures`).
 - ``lv_counts_per_gate``, ``lv_counts_cv`` and ``gate_irregularity``: counts in the LV region per gate, their CV,
   and the largest departure of one gate from a smooth cycle fitted through them (tracer is conserved over the cycle
   and partial-volume changes are smooth, so a gate off the cycle by more than 4 % means gating dropouts, arrhythmia
-  or per-gate scaling);
+  or per-gate scaling); when ``gate_scale`` could be measured on static activity, the warning comes from it instead
+  (a gate more than 4 % and four robust SDs away from the others), since the LV's own counts are noisy at 16 gates;
 - ``clipping`` and ``clipping_detail``: every gate's maximum on an integer ceiling (255, 4095, 32767, 65535, ...) or
   identical maxima in every gate (per-gate scaled export);
 - ``gating_consistency``: R^2 of a one-harmonic cycle fitted to the LV wall's count curve (about 0.9 for a
@@ -35,6 +36,7 @@ import numpy as np
 INTEGER_CEILINGS = (255, 511, 1023, 2047, 4095, 8191, 16383, 32767, 65535)
 LOW_CONFIDENCE = 0.5
 GATE_IRREGULARITY_LIMIT = 0.04
+GATE_SCALE_OUTLIER = 4.0  # a gate's static-activity scale this many robust SDs from the others is a gating error
 GATING_R2_LIMIT = 0.5
 BASE_SENSITIVITY_LIMIT = 5.0
 VALVE_SAMPLES_LIMIT = 0.1  # share of the wall samples set aside as valve plane above which the base is doubtful
@@ -111,7 +113,16 @@ def quality_warnings(qc: dict) -> list[str]:
         where = " inside the LV" if d.get("saturated_in_lv") else ""
         out.append(f"counts look clipped or scaled per gate: {what}{where}; phase and perfusion may be distorted, "
                    "export unscaled counts if possible")
-    if qc["gate_irregularity"] > GATE_IRREGULARITY_LIMIT:
+    scale = np.asarray(qc.get("gate_scale") or [], float)
+    if scale.size and np.ptp(scale) > 0:  # measured on static activity: far steadier than the LV's own counts
+        deviation = scale - 1.0
+        spread = 1.4826 * float(np.median(np.abs(deviation - np.median(deviation))))
+        worst = int(np.argmax(np.abs(deviation)))
+        if abs(deviation[worst]) > max(GATE_IRREGULARITY_LIMIT, GATE_SCALE_OUTLIER * spread):
+            out.append(f"gate {worst + 1} holds {100 * scale[worst]:.0f} % of the mean gate's counts (static "
+                       "activity): gating dropouts, arrhythmia or per-gate scaling; each gate was rescaled before the "
+                       "phase analysis")
+    elif qc["gate_irregularity"] > GATE_IRREGULARITY_LIMIT:
         out.append(f"a gate's LV counts stray {100 * qc['gate_irregularity']:.0f} % from the cardiac cycle (tracer is "
                    "conserved over it): gating dropouts, arrhythmia or per-gate scaling")
     if qc["gating_consistency"] < GATING_R2_LIMIT:
