@@ -420,7 +420,6 @@ def test_engine_base_sensitivity_on_synchronous_with_valve_motion():
     assert abs(row["mean_err"]) <= 5.0
 
 
-@ENGINE
 @pytest.mark.slow
 def test_engine_on_raw_projections_with_hot_gut(tmp_path):
     case = random_case(1420, pattern="lbbb", delay_deg=110.0, gates=8, views=60, gut_ratio=6.0, gut_gap_mm=10.0,
