@@ -460,3 +460,11 @@ def test_engine_flags_a_short_gate_and_not_noise_at_16_gates():
     assert any(w.startswith("gate 16 holds 8") for w in analyze_study(short).warnings)
     steady, _ = short_axis_study(random_case(1001, gates=16, last_gate_fraction=1.0), **layout)
     assert not any("gating dropouts" in w for w in analyze_study(steady).warnings)
+
+
+def test_engine_picks_a_dilated_lv_over_the_rv_and_says_the_choice_was_close():
+    """EDV 243 mL with a bright RV crescent: the LV beats twice as much and is taken; the margin is reported."""
+    row = run_case(random_case(1009), "transaxial")
+    assert row["localised"], row
+    assert 0.0 < row["qc_reorientation_margin"] < 0.3
+    assert "another structure" in row["qc_warnings"]

@@ -43,6 +43,7 @@ MIN_RING_SCORE = 0.08  # short-axis ring score (relative to the LV level) below 
 MIN_SHELL_SCORE = 0.05  # the same for the 3-D shell detector (its octants are smaller, its scores lower)
 MIN_BEATING_SNR = 1.0  # beating power over noise power around the LV below which motion is not used
 MOTION_FULL_WEIGHT_SNR = 2.0  # a candidate beating this clearly gets the full weight of motion
+LOW_MARGIN = 0.3  # below this margin over the best rival the localisation is warned about
 RIVAL_MM = 20.0  # a candidate this far from the chosen centre is a rival (another structure), not the same LV
 LV_REACH_MM = 45.0  # the LV's beating is gathered over about this radius
 MULTILEVEL_STEPS = 4  # without motion the shape detector runs at clip levels peak x 1, 1/2, 1/4, 1/8
@@ -349,9 +350,15 @@ def find_beating_lv(counts: np.ndarray, spacing_mm, search: Callable[[np.ndarray
     chosen = max(scored, key=rank)
     k = chosen["candidate"]
     spacing = np.asarray(spacing_mm, float)
-    rivals = [rank(d) for d in scored if np.linalg.norm((d["candidate"].centre - k.centre) * spacing) > RIVAL_MM]
+    rivals = [(rank(d), float(np.linalg.norm((d["candidate"].centre - k.centre) * spacing))) for d in scored]
+    rivals = [r for r in rivals if r[1] > RIVAL_MM]
     best_rank = rank(chosen)
-    margin = 1.0 - max(rivals) / best_rank if rivals and best_rank > 0 else 1.0
+    rival = max(rivals) if rivals else (0.0, 0.0)
+    margin = 1.0 - rival[0] / best_rank if best_rank > 0 else 1.0
+    if margin < LOW_MARGIN:
+        warnings.append(f"another structure {rival[1] / 10.0:.0f} cm from the LV found scores almost as well (margin "
+                        f"{max(margin, 0.0):.2f}): check the QC figure and give the LV centre if the wrong one was "
+                        "taken")
     best = Candidate(k.score * k.level / chosen["level"] if chosen["level"] > 0 else 0.0, k.centre, k.radius_vox,
                      chosen["level"])
     if best.score < min_score:
