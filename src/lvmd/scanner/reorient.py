@@ -381,7 +381,7 @@ def reorient_to_short_axis(volume: np.ndarray, voxel_mm: float, centre=None, axi
     if axis_angles is None:  # again from the LV's centre, with the myocardium's own radius (the shell's is an apex's)
         mid_radius = myocardial_radius(myocardium, c, axis, voxel_mm)
         if mid_radius > radius:
-            axis = orient_apex(lv_image, c, find_long_axis(lv_image, c, mid_radius, start=axis,
+            axis = orient_apex(lv_image, c, find_long_axis(myocardium, c, mid_radius, start=axis,
                                                               shift=AXIS_LINE_SHIFT_MM / voxel_mm), mid_radius,
                                patient_axes)
             radius = mid_radius
