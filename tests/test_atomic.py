@@ -180,9 +180,11 @@ def test_second_run_on_the_same_out_is_refused(tmp_path):
 
 
 HOLDER = textwrap.dedent("""
-    import sys, time
+    import signal, sys, time
     from pathlib import Path
     from lvmd._atomic import atomic_dir, Terminated
+    # Ctrl-C as an interactive shell delivers it: a background job (CI, nohup) starts with SIGINT ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         with atomic_dir(sys.argv[1]) as tmp:
             (tmp / "part.txt").write_text("x")

@@ -10,6 +10,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from lvmd.config import StudyConfig
+from lvmd.features import DEFAULT_FEATURES
 
 FAMILIES = StudyConfig().stats.families
 CONFIG = "[features]\niterations = 40\npca_components = 16\n[report]\nformats = [\"png\"]\n"
@@ -73,7 +74,9 @@ def test_validate_outputs(runs):
     assert list(table["model"]) == FAMILIES
     assert table["brier"].between(0, 1).all() and (table["cv_auc_low"] <= table["cv_auc"]).all()
     gains = pd.read_csv(root / "v" / "gains.csv")
-    assert list(gains["family"]) == [f for f in FAMILIES if "+ae" in f or "+pca" in f]
+    assert list(gains["family"]) == [f for f in FAMILIES if "+ae" in f or "+pca" in f or "+pattern" in f]
+    assert {"clinical+psd+pattern", "clinical+psd+ae+pattern"} <= set(gains["family"])
+    assert (gains["cv_gain_low"] <= gains["cv_gain"]).all() and (gains["cv_gain"] <= gains["cv_gain_high"]).all()
     reclass = pd.read_csv(root / "v" / "reclassification.csv")
     assert set(reclass["measure"]) == {"nri_continuous", "idi"} and len(reclass) == 2 * len(gains)
     html = (root / "v" / "report.html").read_text()
@@ -85,6 +88,9 @@ def test_validate_outputs(runs):
         assert (root / "v" / name).exists()
     selection = pd.read_csv(root / "v" / "feature_selection.csv")
     assert set(selection["family"]) <= set(gains["family"]) and (selection["fraction_of_folds"] <= 1).all()
+    # the pattern family's folds choose pattern features (the small lvmd cohort carries its planted pattern)
+    pattern = selection[selection["family"] == "clinical+psd+pattern"]
+    assert len(pattern) and set(pattern["feature"]) <= set(DEFAULT_FEATURES)
     assert "clinical+psd+ae gain over clinical+psd" in done["validate"].stdout
 
 

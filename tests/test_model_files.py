@@ -110,5 +110,6 @@ def test_fit_checks_parameters(maps):
 def test_features_cli_components_zero(small_cohort_dir, tmp_path, cli):
     """Issue 16: `features --components 0` ended in scikit-learn's traceback."""
     res = cli("features", str(small_cohort_dir), "--method", "pca", "--components", "0", "--out", str(tmp_path / "f"))
-    assert res.returncode == 2 and res.stderr == "error: n_components = 0: must be in [1, 4096]\n", res.stderr
+    assert res.returncode == 2, res.stderr
+    assert res.stderr == "error: lvmd features: argument --components: 0: must be in [1, 4096] (see lvmd features --help)\n"
     assert list(tmp_path.iterdir()) == []

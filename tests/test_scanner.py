@@ -265,5 +265,5 @@ def test_reconstruct_overrides_always_win(gut_acquisition, tmp_path, cli):
     assert "LV centre (x, y, z) (20.0, 20.0, 50.0)" in res.stdout and "azimuth -40.0" in res.stdout
     assert "manual localisation" in res.stdout and (tmp_path / "qc.png").stat().st_size > 20000
     res = cli("reconstruct", str(path), "--out", str(tmp_path / "b.npz"), "--mask-radius", "-3", "--quiet")
-    assert res.returncode == 2 and "--mask-radius: -3: must be above 0" in res.stderr
+    assert res.returncode == 2 and "argument --mask-radius: -3: must be above 0" in res.stderr
     assert not (tmp_path / "b.npz").exists()

@@ -166,6 +166,13 @@ def model_card(meta: dict) -> str:
     other = "".join(f"\n- Alternative model (another collinearity group, saved, not used for scoring): {m['label']}, "
                     f"apparent AUC {m['apparent_auc']:.3f}." for m in alternatives)
     excluded = ", ".join(pid for pid, _ in t["excluded"]) or "none"
+    ridge = ""
+    if primary.get("penalised"):
+        ridge = (f"\n- Ridge-penalised terms (penalty {primary['penalty']:g} on standardised values, chosen by inner "
+                 f"cross-validation): {', '.join(primary['penalised'])}. Their coefficients are shrunk towards 0 and "
+                 "have no p-value; the 95 % intervals of predicted probabilities use the Bayesian covariance of the "
+                 "penalised fit, which ignores the screening and the choice of the penalty (narrower than an "
+                 "honest interval).")
     kinds = ", ".join(state["extractor_kinds"]) or "no extractor"
     return f"""# Model card: lvmd CRT response model ({state['family']})
 
@@ -176,7 +183,7 @@ and must not be used to make treatment decisions for individual patients.
 
 ## Model
 - Family: `{state['family']}`; primary model {primary['label']}: logistic regression ({primary['estimation']}) on
-  {', '.join(primary['variables'])}.{other}
+  {', '.join(primary['variables'])}.{other}{ridge}
 - Image features: {', '.join(primary['image_features']) or 'none'} ({kinds}; features are defined only for this
   fitted extractor).
 - Response definition: `{state['config']['cohort']['response']}`; exclusion: baseline LVESV <

@@ -93,10 +93,11 @@ def cmd_simulate(args) -> int:
     from .simulate import simulate_cohort
 
     _prepare(args, [])
-    cohort = simulate_cohort(args.n, args.seed, null=args.null, maps_only=args.maps_only, with_spect=args.with_spect)
+    cohort = simulate_cohort(args.n, args.seed, null=args.null, maps_only=args.maps_only, with_spect=args.with_spect,
+                             mechanism=args.mechanism)
     with atomic_dir(args.out, args.force) as tmp:
         cohort.write(tmp)
-    terminal.say(terminal.simulate_line(cohort, args.out, args.null))
+    terminal.say(terminal.simulate_line(cohort, args.out, args.mechanism, args.null))
     return 0
 
 
@@ -123,9 +124,11 @@ def cmd_features(args) -> int:
     return 0
 
 
-def cmd_analyze(args, cohort=None, files=None) -> int:
+def cmd_analyze(args, cohort=None, files=None, compare: bool = False) -> int:
     from .report.study_report import write_study
+    from .report.validation_report import write_validation
     from .study import run_study
+    from .validation import honest_comparison
 
     files = files if cohort is not None else cohort_files(args.cohort)
     inputs = _inputs(None if cohort is not None else args.cohort, files, args.config)
@@ -133,16 +136,21 @@ def cmd_analyze(args, cohort=None, files=None) -> int:
     cohort = cohort or load_cohort(args.cohort)
     with terminal.progress(args.quiet) as bar:
         result = run_study(cohort, config, progress=terminal.steps(bar, "study"))
+        honest = honest_comparison(result.training, progress=terminal.stage_bars(bar)) if compare else None
         with atomic_dir(args.out, args.force, inputs) as tmp:
             manifest = write_study(result, tmp, files + _inputs(args.config))
-    terminal.say(terminal.study_lines(manifest, args.out))
+            if honest is not None:
+                (tmp / "validation").mkdir()
+                write_validation(honest, tmp / "validation", result.source)
+    terminal.say(terminal.study_lines(manifest, args.out)
+                 + (terminal.comparison_lines(honest, Path(args.out) / "validation") if honest is not None else []))
     return 0
 
 
 def cmd_demo(args) -> int:
     from .datasets import demo_cohort_path, load_demo_cohort
 
-    return cmd_analyze(args, load_demo_cohort(), cohort_files(demo_cohort_path()))
+    return cmd_analyze(args, load_demo_cohort(), cohort_files(demo_cohort_path()), compare=True)
 
 
 def cmd_config(args) -> int:

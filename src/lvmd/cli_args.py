@@ -9,7 +9,7 @@ says what it does in ``lvmd COMMAND --help``.
 from __future__ import annotations
 
 from . import __version__
-from ._args import (ArgumentParser, finite_float, float_in, int_in, non_negative_float, non_negative_int,
+from ._args import (ArgumentParser, finite_float, float_in, int_in, non_negative_int,
                     positive_float, positive_int, scheduler, seed)
 from .config import MAX_ITERATIONS, MAX_LATENT_DIM
 from .phantom import PATTERNS
@@ -103,7 +103,13 @@ def _simulate(sub) -> None:
     p = sub.add_parser("simulate", help="simulate a synthetic CRT cohort with a planted mechanism")
     p.add_argument("--n", type=int_in(10, 100_000), default=103, help="patients (default: 103, the paper's)")
     p.add_argument("--seed", type=seed, default=0, help="random seed (same seed, same cohort)")
-    p.add_argument("--null", action="store_true", help="no pattern effect: response depends on clinical data only")
+    p.add_argument("--mechanism", default="lvmd", choices=["lvmd", "where", "how", "null"],
+                   help="how the maps carry the planted pattern (docs/synthetic-cohort.md): lvmd (the default: coherent "
+                   "septal-to-lateral sweep vs scattered patches), where (the late region's location: lateral vs "
+                   "elsewhere, one wavefront each), how (one coherent wavefront vs patchy scar-related activation), "
+                   "null (maps of both, unrelated to response)")
+    p.add_argument("--null", action="store_true", help="no pattern effect: response depends on clinical data only "
+                   "(with any --mechanism)")
     p.add_argument("--maps-only", action="store_true", help="draw maps directly (fast, large n)")
     p.add_argument("--with-spect", action="store_true", help="also keep the gated phantom studies")
     _add_outputs(p, config=False, quiet=False)
@@ -125,7 +131,8 @@ def _study(sub) -> None:
     p = sub.add_parser("analyze", help="run the paper's study on a cohort and write tables, figures, report.html")
     p.add_argument("cohort", help="cohort folder")
     _add_outputs(p)
-    p = sub.add_parser("demo", help="run the study on the embedded synthetic cohort")
+    p = sub.add_parser("demo", help="run the study on the embedded synthetic cohort, then compare the paper's "
+                       "family with the pattern families honestly (short cross-validation, validation/)")
     _add_outputs(p, out="lvmd-demo")
 
 

@@ -32,7 +32,8 @@ class StatsConfig:
     firth: bool = False
     max_image_features: int = 3
     families: list[str] = field(default_factory=lambda: ["clinical", "clinical+psd", "clinical+pbw", "clinical+psd+ae",
-                                                         "clinical+pbw+ae", "clinical+psd+pca", "clinical+pbw+pca"])
+                                                         "clinical+pbw+ae", "clinical+psd+pca", "clinical+pbw+pca",
+                                                         "clinical+psd+pattern", "clinical+psd+ae+pattern"])
     table1_exact: str = "chi2"
 
 
@@ -212,8 +213,10 @@ firth = false
 # ROC and likelihood-ratio models, split into collinearity groups (the paper had three: AE #28, #30, #35).
 max_image_features = 3
 # Model families fitted by analyze, validate (and offered by fit): "clinical", then "+psd" / "+pbw" (entered as
-# they are) and image-feature kinds "+ae" / "+pca" (screened; several kinds are screened together).
-families = ["clinical", "clinical+psd", "clinical+pbw", "clinical+psd+ae", "clinical+pbw+ae", "clinical+psd+pca", "clinical+pbw+pca"]
+# they are) and image-feature kinds "+ae" / "+pca" (the paper's screening; several kinds are screened together)
+# and "+pattern" (features with p < significance shrunk together by a ridge penalty; docs/model.md).
+families = ["clinical", "clinical+psd", "clinical+pbw", "clinical+psd+ae", "clinical+pbw+ae", "clinical+psd+pca",
+            "clinical+pbw+pca", "clinical+psd+pattern", "clinical+psd+ae+pattern"]
 # Table 1 test of a categorical variable with an expected count below 5: "chi2" (the paper's; stated in the
 # table) or "fisher" (Fisher's exact test; Freeman-Halton on tables larger than 2 x 2).
 table1_exact = "chi2"

@@ -1,4 +1,4 @@
-"""Provenance of outputs: file checksums and the versions of the software whose numbers lvmd reports."""
+"""Provenance of outputs: file checksums, content keys and the versions of the software whose numbers lvmd reports."""
 
 from __future__ import annotations
 
@@ -19,6 +19,14 @@ def sha256(path: str | Path) -> str:
 def sha256_text(text: str, length: int = 64) -> str:
     """Hex SHA-256 of a string (UTF-8, lone surrogates kept), cut to ``length`` characters (short, stable names)."""
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:length]
+
+
+def content_key(*chunks: bytes) -> bytes:
+    """A 16-byte BLAKE2b digest of in-memory data (a cache key: equal for equal bytes, fast to compute)."""
+    digest = hashlib.blake2b(digest_size=16)
+    for chunk in chunks:
+        digest.update(chunk)
+    return digest.digest()
 
 
 def versions() -> dict:

@@ -17,6 +17,10 @@ Generative model, per patient:
 
 ``truth.csv`` holds the exact posterior P(response | pattern, clinical variables) under this model, the pattern label
 and the scar location; no analysis reads it.
+
+``mechanism`` swaps step 3-4's maps for another map-generating mechanism (:mod:`lvmd.mechanisms`: ``where``,
+``how``, ``null``) while the clinical variables are drawn exactly as above; the default, ``lvmd``, is the mechanism
+described here and gives the same bytes as before the option existed.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from .formulas import expit
 from .io.polarmaps import PolarMaps
 from .io.spect import write_spect
 from .io.tables import write_clinical
+from .mechanisms import MECHANISMS, P_FAVOURABLE, draw_patterns, render_phase
 from .phantom import SYSTOLE_PEAK_DEG, Phantom
 from .phase.metrics import phase_metrics
 from .polar import disc_mask, pixel_coordinates
@@ -158,8 +163,10 @@ def _delay_quantiles(size: int) -> np.ndarray:
     return q / stats.beta.std(DELAY_BETA, DELAY_BETA)
 
 
-def _posterior(clinical: pd.DataFrame, drawn: dict, coherent: np.ndarray, null: bool) -> np.ndarray:
-    """Exact P(response | pattern, drawn clinical variables) under the generative model (naive-Bayes form)."""
+def _posterior(clinical: pd.DataFrame, drawn: dict, coherent: np.ndarray, null: bool,
+               p_pattern: tuple[float, float] = P_COHERENT) -> np.ndarray:
+    """Exact P(response | pattern, drawn clinical variables) under the generative model (naive-Bayes form);
+    ``coherent`` marks the favourable pattern, ``p_pattern`` its probability in responders and non-responders."""
     log_odds = np.full(len(clinical), np.log(RESPONSE_RATE / (1 - RESPONSE_RATE)))
     for name, ((m1, s1), (m0, s0)) in CONTINUOUS.items():
         x = drawn[name]
@@ -174,7 +181,7 @@ def _posterior(clinical: pd.DataFrame, drawn: dict, coherent: np.ndarray, null: 
     for level, (p1, p0) in NYHA.items():
         log_odds += np.where(nyha == level, np.log(p1 / p0), 0.0)
     if not null:
-        pc1, pc0 = P_COHERENT
+        pc1, pc0 = p_pattern
         log_odds += np.where(coherent, np.log(pc1 / pc0), np.log((1 - pc1) / (1 - pc0)))
     return expit(log_odds)
 
@@ -192,8 +199,29 @@ def _phantom_job(args) -> tuple:
             result.metrics["pbw_deg"], study if keep else None)
 
 
+def _lvmd_patterns(rng, response: np.ndarray, null: bool, psd_target: np.ndarray, scar_burden: np.ndarray) -> tuple:
+    """lvmd's own mechanism (steps 3-4 of the module docstring): pattern, delay and perfusion map of each patient."""
+    n = len(response)
+    p_coherent = np.full(n, P_COHERENT_NULL) if null else np.where(response == 1, P_COHERENT[0], P_COHERENT[1])
+    coherent = rng.random(n) < p_coherent
+    delays, perfusions, late_deg, scar_theta, scar_rho = [], [], [], [], []
+    for i in range(n):
+        if coherent[i]:
+            st = rng.normal(180.0, 50.0) % 360.0  # septal / anteroseptal / inferior scar, away from the late wall
+        else:
+            st = rng.uniform(0.0, 360.0)
+        sr = rng.uniform(0.3, 0.9)
+        shape, late = _delay_shape(rng, bool(coherent[i]), st, sr)
+        delays.append(_scale_to_psd(shape, psd_target[i]))
+        perfusions.append(_scar_map(rng, float(scar_burden[i]), st, sr))
+        late_deg.append(late)
+        scar_theta.append(st)
+        scar_rho.append(sr)
+    return coherent, delays, perfusions, late_deg, scar_theta, scar_rho
+
+
 def simulate_cohort(n: int = 103, seed: int = 0, null: bool = False, maps_only: bool = False,
-                    with_spect: bool = False, workers: int | None = None) -> SyntheticCohort:
+                    with_spect: bool = False, workers: int | None = None, mechanism: str = "lvmd") -> SyntheticCohort:
     """Simulate a CRT cohort (see the module docstring for the mechanism).
 
     Parameters
@@ -210,7 +238,14 @@ def simulate_cohort(n: int = 103, seed: int = 0, null: bool = False, maps_only: 
         Keep the gated phantom studies (not with ``maps_only``).
     workers : int, optional
         Processes for the phantom analyses (default: CPU count).
+    mechanism : str
+        How the maps are drawn: ``"lvmd"`` (the mechanism above, the default), or one of :mod:`lvmd.mechanisms`:
+        ``"where"`` (the late region's location decides), ``"how"`` (one coherent wavefront versus patchy delays),
+        ``"null"`` (both kinds of map, unrelated to response). truth.csv then also holds ``favourable`` (the oracle
+        label) and ``mechanism``.
     """
+    if mechanism not in MECHANISMS:
+        raise LvmdError(f"--mechanism {mechanism!r} is not one of {', '.join(MECHANISMS)}")
     whole(n, "--n", 10, MAX_PATIENTS, LvmdError)
     seed_value(seed, "--seed", LvmdError)
     if workers is not None:
@@ -252,40 +287,45 @@ def simulate_cohort(n: int = 103, seed: int = 0, null: bool = False, maps_only: 
     table["lvef_followup_pct"] = np.round((1 - table["lvesv_followup_ml"] / fu_edv) * 100.0, 1).clip(1, 95)
     table["scar_burden_pct"] = np.round(drawn["scar_burden_pct"], 1)
 
-    p_coherent = np.full(n, P_COHERENT_NULL) if null else np.where(r == 1, P_COHERENT[0], P_COHERENT[1])
-    coherent = rng.random(n) < p_coherent
     psd_target = drawn["psd_deg"]
-    delays, perfusions, late_deg, scar_theta, scar_rho = [], [], [], [], []
-    for i in range(n):
-        if coherent[i]:
-            st = rng.normal(180.0, 50.0) % 360.0  # septal / anteroseptal / inferior scar, away from the late wall
-        else:
-            st = rng.uniform(0.0, 360.0)
-        sr = rng.uniform(0.3, 0.9)
-        shape, late = _delay_shape(rng, bool(coherent[i]), st, sr)
-        delays.append(_scale_to_psd(shape, psd_target[i]))
-        perfusions.append(_scar_map(rng, float(table["scar_burden_pct"].iloc[i]), st, sr))
-        late_deg.append(late)
-        scar_theta.append(st)
-        scar_rho.append(sr)
-    offsets = rng.normal(0.0, 8.0, n)
-    noise_seeds = rng.integers(0, 2**31 - 1, n)
     mask = disc_mask()
     studies = {} if with_spect else None
+    if mechanism == "lvmd":
+        coherent, delays, perfusions, late_deg, scar_theta, scar_rho = _lvmd_patterns(
+            rng, r, null, psd_target, table["scar_burden_pct"].to_numpy())
+        offsets = rng.normal(0.0, 8.0, n)
+        noise_seeds = rng.integers(0, 2**31 - 1, n)
+        if maps_only:
+            phase = np.full((n, 64, 64), np.nan)
+            for i in range(n):
+                noise = np.random.default_rng(noise_seeds[i]).normal(0, PIXEL_NOISE_DEG, (64, 64))
+                p = (SYSTOLE_PEAK_DEG + offsets[i] + delays[i] + noise) % 360.0
+                phase[i] = np.where(mask, p, np.nan)
+        else:
+            driving = [delays[i] * PHANTOM_BLUR_GAIN + offsets[i] for i in range(n)]
+        pattern = np.where(coherent, "coherent", "scattered")
+        posterior = _posterior(table, drawn, coherent, null)
+    else:
+        draw = draw_patterns(mechanism, rng, r, psd_target, table["scar_burden_pct"].to_numpy(), null)
+        coherent, perfusions, pattern = draw.favourable, list(draw.perfusion), draw.pattern
+        late_deg, scar_theta, scar_rho = draw.late_deg, draw.scar_theta, draw.scar_rho
+        null = null or mechanism == "null"
+        posterior = _posterior(table, drawn, coherent, null, P_FAVOURABLE)
+        if maps_only:
+            phase = render_phase(rng, draw.delay)
+        else:
+            centred = draw.delay - np.nanmean(draw.delay[:, mask], axis=1)[:, None, None]
+            mean_phase = rng.uniform(100.0, 200.0, n)
+            noise_seeds = rng.integers(0, 2**31 - 1, n)
+            driving = [np.nan_to_num(centred[i]) * PHANTOM_BLUR_GAIN + mean_phase[i] - SYSTOLE_PEAK_DEG for i in range(n)]
     if maps_only:
-        phase = np.full((n, 64, 64), np.nan)
-        thick = np.full((n, 64, 64), np.nan)
-        psd, pbw = np.empty(n), np.empty(n)
-        for i in range(n):
-            noise = np.random.default_rng(noise_seeds[i]).normal(0, PIXEL_NOISE_DEG, (64, 64))
-            p = (SYSTOLE_PEAK_DEG + offsets[i] + delays[i] + noise) % 360.0
-            phase[i] = np.where(mask, p, np.nan)
-            thick[i] = np.where(mask, 40.0 * perfusions[i] / 100.0, np.nan)
-            m = phase_metrics(phase[i][mask])
-            psd[i], pbw[i] = m["psd_deg"], m["pbw_deg"]
+        thick = np.stack([np.where(mask, 40.0 * perfusions[i] / 100.0, np.nan) for i in range(n)])
+        metrics = [phase_metrics(phase[i][mask]) for i in range(n)]
+        psd = np.array([m["psd_deg"] for m in metrics])
+        pbw = np.array([m["pbw_deg"] for m in metrics])
         perf = np.stack(perfusions)
     else:
-        jobs = [(delays[i] * PHANTOM_BLUR_GAIN + offsets[i], perfusions[i], int(noise_seeds[i]), ids[i], with_spect) for i in range(n)]
+        jobs = [(driving[i], perfusions[i], int(noise_seeds[i]), ids[i], with_spect) for i in range(n)]
         workers = workers or min(os.cpu_count() or 1, 8)
         if workers > 1:
             with ProcessPoolExecutor(workers) as pool:
@@ -305,10 +345,15 @@ def simulate_cohort(n: int = 103, seed: int = 0, null: bool = False, maps_only: 
                "nyha", "cad", "ckd", "ischemia", "smoking", "acei_arb", "scar_burden_pct", "psd_deg", "pbw_deg"]
     table = table[columns]
     truth = pd.DataFrame({
-        "response": r, "response_probability": _posterior(table, drawn, coherent, null),
-        "pattern": np.where(coherent, "coherent", "scattered"), "late_region_deg": np.round(late_deg, 2),
+        "response": r, "response_probability": posterior,
+        "pattern": pattern, "late_region_deg": np.round(late_deg, 2),
         "scar_theta_deg": np.round(scar_theta, 2), "scar_rho": np.round(scar_rho, 3),
         "psd_target_deg": np.round(psd_target, 3), "esv_outlier": outlier.astype(int), "null": int(null),
     }, index=table.index)
-    maps = PolarMaps(ids, phase.astype(np.float32), perf.astype(np.float32), thick.astype(np.float32))
+    if mechanism != "lvmd":
+        truth["favourable"] = coherent.astype(int)
+        truth["mechanism"] = mechanism
+    phase32 = phase.astype(np.float32)
+    phase32[phase32 >= 360.0] -= 360.0  # a phase just below 360 rounds up to 360.0 in float32: keep [0, 360)
+    maps = PolarMaps(ids, phase32, perf.astype(np.float32), thick.astype(np.float32))
     return SyntheticCohort(table, maps, truth, studies)

@@ -5,7 +5,8 @@ family of ``stats.families`` (default: clinical, + PSD / PBW, + AE, + PCA), all 
 :class:`~lvmd.model.TrainingSet` -> univariate screening of every candidate -> Table 2 (the multivariate models of
 the first image family: its primary and alternative models) -> Pearson correlation of each kind's features with PSD
 and PBW -> ROC AUC of every model with a DeLong comparison against its family's base -> likelihood-ratio sequences
-(clinical -> + PSD -> + image features) -> latent traversals of the significant features.
+(clinical -> + PSD -> + image features; not for ridge-penalised models) -> latent traversals of the significant
+features.
 """
 
 from __future__ import annotations
@@ -180,12 +181,15 @@ def _roc_rows(models: dict, training: TrainingSet) -> tuple[pd.DataFrame, dict]:
 
 
 def _sequences(models: dict, frame: pd.DataFrame, config: StudyConfig) -> list[tuple[str, IncrementalResult]]:
-    """Likelihood-ratio sequence of every image model: clinical -> + conventional -> + its image features."""
+    """Likelihood-ratio sequence of every unpenalised image model: clinical -> + conventional -> + its image features.
+
+    A model with ridge-penalised features has none: its estimates are shrunk, so the likelihood-ratio statistic of
+    nested maximum-likelihood fits does not describe it (its honest gain is what ``lvmd validate`` measures)."""
     out = []
     for model in models.values():
         family = model.family_
         for sub in model.models_:
-            if not sub.image_features:
+            if not sub.image_features or sub.penalised:
                 continue
             steps = [model.selection_.clinical] if model.selection_.clinical else []
             names = ["clinical"] if steps else []

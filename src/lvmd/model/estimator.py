@@ -16,11 +16,12 @@ from ..formulas import expit
 from ..phase.metrics import fill_psd_pbw
 from ..results import Result
 from ..stats import LogitFit, UnivariateResult, fit_logit, roc_auc, univariate
+from ..stats.penalised import cross_validated_penalty, fit_ridge_logit
 from .data import OUTCOME, AnalysisSet, analysis_set, as_cohort
 from .extractor import ImageFeatures
 from .family import CONVENTIONAL, Family, parse_family
 from .kinds import image_kind
-from .selection import Selection, select_clinical, select_image
+from .selection import Selection, select_clinical, select_image, select_penalised
 
 
 class TrainingSet:
@@ -122,16 +123,29 @@ class SubModel(Result):
         """The logistic model's table."""
         return self.logit.table()
 
+    @property
+    def penalised(self) -> list[str]:
+        """Image features entered with a ridge penalty (the ``ridge`` kinds'; [] for the paper's rule)."""
+        return list(self.logit.penalised)
 
-def _label(family: Family, group: list[str]) -> str:
+
+def _label(family: Family, group: list[str], penalised: list[str]) -> str:
     if not family.kinds:
         return family.label
-    if not group:
+    if not group and not penalised:
         return f"{family.label} (no feature selected)"
-    return " + ".join(([family.base.label] if family.base.label else []) + group)
+    ridge = [k.upper() for k in family.kinds if image_kind(k).selection == "ridge"]
+    block = [f"{'/'.join(ridge)} (ridge, {len(penalised)} feature{'s' if len(penalised) > 1 else ''})"] if penalised else []
+    return " + ".join(([family.base.label] if family.base.label else []) + group + block)
 
 
-def _fit_logit(frame: pd.DataFrame, variables: list[str], config: StudyConfig) -> LogitFit:
+def _fit_logit(frame: pd.DataFrame, variables: list[str], penalised: list[str], config: StudyConfig,
+               seed: int) -> LogitFit:
+    """Maximum likelihood (Firth's fit under separation); with ``penalised`` terms, the ridge fit whose penalty
+    inner cross-validation on these patients chose (folds seeded by ``seed``)."""
+    if penalised:
+        penalty, _ = cross_validated_penalty(frame, OUTCOME, variables, penalised, seed)
+        return fit_ridge_logit(frame, OUTCOME, variables, penalised, penalty)
     fit = fit_logit(frame, OUTCOME, variables, firth=config.stats.firth)
     if fit.separation and not config.stats.firth:
         fit = fit_logit(frame, OUTCOME, variables, firth=True)
@@ -150,7 +164,7 @@ def _checked_training(training: dict, models: list) -> dict:
         for v in m.variables:
             for key in ("mean", "min", "max"):
                 _number(training["variables"][v][key])
-    for kind, reference in training.get("reconstruction_error", {}).items():
+    for reference in training.get("reconstruction_error", {}).values():
         _number(reference["p99"])
     return training
 
@@ -240,23 +254,38 @@ class CRTResponseModel(BaseEstimator):
             if column not in data.columns:
                 raise ModelError(f"{training.analysis.source}: model {family} needs {column}, which the table lacks "
                                  "and no phase maps measure")
-        frame, image_screening, significant, groups, by_kind = data, None, [], [], {}
+        frame, image_screening, significant, groups, penalised, by_kind = data, None, [], [], [], {}
         if family.kinds:
             by_kind = {kind: training.features(kind) for kind in family.kinds}
             features = pd.concat(by_kind.values(), axis=1)
-            image_screening = UnivariateResult(
-                pd.concat([training.screening(kind).summary for kind in family.kinds]), OUTCOME, False)
-            significant, groups = select_image(image_screening, features, stats_cfg.significance,
-                                               stats_cfg.max_image_features, stats_cfg.collinearity_r)
+            screenings = {kind: training.screening(kind).summary for kind in family.kinds}
+            image_screening = UnivariateResult(pd.concat(screenings.values()), OUTCOME, False)
+            paper = [screenings[k] for k in family.kinds if image_kind(k).selection == "paper"]
+            ridge = [screenings[k] for k in family.kinds if image_kind(k).selection == "ridge"]
+            if paper:
+                significant, groups = select_image(UnivariateResult(pd.concat(paper), OUTCOME, False), features,
+                                                   stats_cfg.significance, stats_cfg.max_image_features,
+                                                   stats_cfg.collinearity_r)
+            if ridge:
+                penalised = select_penalised(UnivariateResult(pd.concat(ridge), OUTCOME, False),
+                                             stats_cfg.significance)
             frame = data.join(features)
         y = frame[OUTCOME].to_numpy()
         models = []
         for i, group in enumerate(groups or [[]]):
-            variables = clinical + conventional + group
-            fit = _fit_logit(frame, variables, config)
+            variables = clinical + conventional + group + penalised
+            fit = _fit_logit(frame, variables, penalised, config, seed)
+            label = _label(family, group, penalised)
+            if penalised and not fit.estimable:
+                # the unpenalised terms separate the outcome, so no ridge fit converges: the block is not entered
+                # and the rest is fitted as any family is (Firth's fit under separation); the label says so
+                variables = [v for v in variables if v not in set(penalised)]
+                penalised = []
+                fit = _fit_logit(frame, variables, [], config, seed)
+                label = f"{_label(family, group, penalised)}: ridge block not entered, the other terms separate the outcome"
             auc = roc_auc(y, fit.linear_predictor(frame[variables].to_numpy(float)), "<").auc if fit.estimable else np.nan
-            models.append(SubModel(_label(family, group), "primary" if i == 0 else "alternative", variables, list(group),
-                                   fit, float(auc)))
+            models.append(SubModel(label, "primary" if i == 0 else "alternative", variables,
+                                   list(group) + penalised, fit, float(auc)))
         if not models[0].logit.estimable:
             raise ModelError(f"{training.analysis.source}: model {family} ({' + '.join(models[0].variables)}): "
                              f"{models[0].logit.note}")
@@ -268,7 +297,8 @@ class CRTResponseModel(BaseEstimator):
         self.logit_ = models[0].logit
         self.extractor_ = ImageFeatures(used) if used else None
         self.selection_ = Selection(clinical, fallback, significant, groups,
-                                    training.clinical_screening() if family.clinical else None, image_screening)
+                                    training.clinical_screening() if family.clinical else None, image_screening,
+                                    penalised)
         self.apparent_auc_ = models[0].apparent_auc
         self.classes_ = np.array([0, 1])
         self.training_ = self._training_summary(training, frame, models)
@@ -354,9 +384,10 @@ class CRTResponseModel(BaseEstimator):
                         "coefficients": dict(zip(m.logit.names, map(float, m.logit.params))),
                         "covariance": m.logit.cov.tolist(), "log_likelihood": float(m.logit.llf),
                         "estimation": m.logit.method, "n": m.logit.n, "events": m.logit.events, "note": m.logit.note,
+                        "penalty": m.logit.penalty, "penalised": m.penalised,
                         "apparent_auc": m.apparent_auc} for m in self.models_],
             "selection": {"clinical": sel.clinical, "fallback": sel.fallback, "significant": sel.significant,
-                          "groups": sel.groups,
+                          "groups": sel.groups, "penalised": sel.penalised,
                           "screening": {name: s.summary.reset_index().to_dict(orient="list")
                                         for name, s in (("clinical", sel.clinical_screening),
                                                         ("image", sel.image_screening)) if s is not None}},
@@ -377,7 +408,8 @@ class CRTResponseModel(BaseEstimator):
                 if cov.shape != (len(names), len(names)):
                     raise ModelError(f"covariance of shape {cov.shape} does not match {len(names)} terms")
                 logit = LogitFit(names, params, cov, _number(m["log_likelihood"]), int(m["n"]), int(m["events"]), False,
-                                 m["estimation"], True, note=m["note"])
+                                 m["estimation"], True, note=m["note"], penalty=_number(m.get("penalty", 0.0)),
+                                 penalised=list(m.get("penalised", [])))
                 models.append(SubModel(m["label"], m["role"], list(m["variables"]), list(m["image_features"]), logit,
                                        _number(m["apparent_auc"])))
             sel = state["selection"]
@@ -386,7 +418,7 @@ class CRTResponseModel(BaseEstimator):
             model.family_ = parse_family(state["family"])
             model.selection_ = Selection(list(sel["clinical"]), sel["fallback"], list(sel["significant"]),
                                          [list(g) for g in sel["groups"]], screening.get("clinical"),
-                                         screening.get("image"))
+                                         screening.get("image"), list(sel.get("penalised", [])))
             model.apparent_auc_ = _number(state["apparent_auc"])
             model.training_ = _checked_training(state["training"], models)
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:

@@ -2,8 +2,8 @@
 
 A family name joins tokens with ``+``: ``clinical`` (the clinical candidates that pass screening), the conventional
 dyssynchrony parameters ``psd`` / ``pbw`` (entered as they are), and image-feature kinds (``ae``, ``pca``, any kind
-registered in :mod:`lvmd.model.kinds`), whose features are screened together. ``clinical+psd+ae`` is the paper's
-model; ``clinical+psd`` its base.
+registered in :mod:`lvmd.model.kinds`), whose features enter by their kind's rule (the paper's screening, or a
+ridge penalty for ``pattern``). ``clinical+psd+ae`` is the paper's model; ``clinical+psd`` its base.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from .kinds import kind_names
 CONVENTIONAL = {"psd": "psd_deg", "pbw": "pbw_deg"}
 CONVENTIONAL_LABELS = {"psd": "PSD", "pbw": "PBW"}
 DEFAULT_FAMILIES = ("clinical", "clinical+psd", "clinical+pbw", "clinical+psd+ae", "clinical+pbw+ae",
-                    "clinical+psd+pca", "clinical+pbw+pca")
+                    "clinical+psd+pca", "clinical+pbw+pca", "clinical+psd+pattern", "clinical+psd+ae+pattern")
 
 
 @dataclass(frozen=True)

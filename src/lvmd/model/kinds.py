@@ -12,6 +12,16 @@ A kind is one :func:`register_kind` call. Its transformer follows scikit-learn a
 
 ``build(config, seed, n_maps)`` returns the unfitted transformer for a training set of ``n_maps`` maps (the AE and
 PCA cap their feature count at ``n_maps - 1``).
+
+``selection`` says how a kind's features enter a model (:mod:`lvmd.model.selection`):
+
+- ``"paper"`` (``ae``, ``pca``): the reference paper's rule -- univariate screening at ``stats.significance``, the
+  ``stats.max_image_features`` most significant, one model per collinearity group, unpenalised. Right when one
+  feature stands for the pattern (the paper's AE #30).
+- ``"ridge"`` (``pattern``): every feature with univariate p < ``stats.significance`` enters, shrunk together by a
+  ridge penalty chosen by inner cross-validation, beside the unpenalised clinical variables, PSD/PBW and any
+  paper-rule features. Right when several features each carry part of a pattern (coherence, harmonic fraction and
+  compactness of one wavefront): the paper's cap and collinearity split would keep one of them.
 """
 
 from __future__ import annotations
@@ -22,9 +32,10 @@ from typing import Any, Callable
 
 from ..config import StudyConfig
 from ..errors import ModelError
-from ..features import AutoencoderFeatures, PCAFeatures
+from ..features import AutoencoderFeatures, PatternFeatures, PCAFeatures
 
 RESERVED = ("clinical", "psd", "pbw")
+SELECTION_RULES = ("paper", "ridge")
 
 
 @dataclass(frozen=True)
@@ -35,6 +46,7 @@ class ImageKind:
     build: Callable[[StudyConfig, int, int], Any]
     load: Callable[[Path], Any]
     description: str
+    selection: str = "paper"
 
 
 _KINDS: dict[str, ImageKind] = {}
@@ -44,6 +56,9 @@ def register_kind(kind: ImageKind) -> ImageKind:
     """Make a kind available to model families (its name becomes a family token)."""
     if not kind.name.isidentifier() or kind.name in RESERVED or kind.name in _KINDS:
         raise ModelError(f"image-feature kind {kind.name!r} is reserved, already registered or not an identifier")
+    if kind.selection not in SELECTION_RULES:
+        raise ModelError(f"image-feature kind {kind.name!r}: selection {kind.selection!r} is not one of "
+                         f"{', '.join(SELECTION_RULES)}")
     _KINDS[kind.name] = kind
     return kind
 
@@ -78,5 +93,12 @@ def _pca(config: StudyConfig, seed: int, n_maps: int) -> PCAFeatures:
 
 register_kind(ImageKind("ae", _autoencoder, AutoencoderFeatures.load,
                         "the reference paper's autoencoder: latent codes of the phase polar map"))
+def _pattern(config: StudyConfig, seed: int, n_maps: int) -> PatternFeatures:
+    return PatternFeatures()
+
+
 register_kind(ImageKind("pca", _pca, PCAFeatures.load,
                         "principal components of the phase polar map (the linear baseline)"))
+register_kind(ImageKind("pattern", _pattern, PatternFeatures.load,
+                        "how and where the ventricle activates: phase coherence, circumferential harmonic, regional "
+                        "delays, the late region and its viability (docs/pattern-features.md)", selection="ridge"))

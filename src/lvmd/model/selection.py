@@ -2,15 +2,17 @@
 
 Clinical candidates enter when their univariate p < ``stats.enter_p`` (0.1); when none does, the single candidate
 with the smallest p enters (the fallback, stated in the selection), so that every family has a clinical base.
-Image features of all the family's kinds are screened together: those with p < ``stats.significance`` (0.05) are
-significant; the ``stats.max_image_features`` most significant enter the collinearity split, which makes one model
-per maximal group of features not correlated beyond ``stats.collinearity_r``. The group holding the most
-significant feature is the primary model; the others are alternative models, reported beside it.
+Image features of the family's kinds with the paper's rule (``ae``, ``pca``) are screened together: those with
+p < ``stats.significance`` (0.05) are significant; the ``stats.max_image_features`` most significant enter the
+collinearity split, which makes one model per maximal group of features not correlated beyond
+``stats.collinearity_r``. The group holding the most significant feature is the primary model; the others are
+alternative models, reported beside it. Features of ``ridge`` kinds (``pattern``) with p < ``stats.significance``
+all enter every model, shrunk together by a ridge penalty (:mod:`lvmd.model.kinds`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -28,6 +30,13 @@ def select_clinical(screening: UnivariateResult, enter_p: float) -> tuple[list[s
     best = p.idxmin()
     return [best], (f"no clinical candidate reached p < {enter_p:g}; the most significant one ({best}, "
                     f"p = {format_p(p[best])}) entered")
+
+
+def select_penalised(screening: UnivariateResult, significance: float) -> list[str]:
+    """Features of the ``ridge`` kinds with p < ``significance``, most significant first: all enter, together, with
+    a ridge penalty (no cap, no collinearity split: the penalty shares the weight among correlated features)."""
+    p = screening.summary["p"].dropna()
+    return list(p[p < significance].sort_values(kind="stable").index)
 
 
 def select_image(screening: UnivariateResult, features: pd.DataFrame, significance: float, max_features: int,
@@ -55,9 +64,11 @@ class Selection(Result):
     fallback : str
         The fallback note when no clinical candidate passed (else "").
     significant : list of str
-        Image features with p < significance, most significant first.
+        Image features of the paper's rule with p < significance, most significant first.
     groups : list of list of str
-        Image features of each model, the primary model's first.
+        Their features entering each model (collinearity groups), the primary model's first.
+    penalised : list of str
+        Features of ``ridge`` kinds with p < significance: they enter every model, with a ridge penalty.
     """
 
     clinical: list[str]
@@ -66,6 +77,7 @@ class Selection(Result):
     groups: list[list[str]]
     clinical_screening: UnivariateResult | None
     image_screening: UnivariateResult | None
+    penalised: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.title = "Variable selection"
@@ -75,11 +87,17 @@ class Selection(Result):
                 continue
             for v, p in screening.summary["p"].items():
                 models = [i + 1 for i, g in enumerate(self.groups) if v in g]
+                if v in self.penalised:
+                    models = list(range(1, max(len(self.groups), 1) + 1))
                 rows.append({"variable": v, "source": source, "p": p,
                              "entered": v in self.clinical or bool(models),
-                             "models": ", ".join(map(str, models)) if source == "image" else ""})
-        self.summary = pd.DataFrame(rows, columns=["variable", "source", "p", "entered", "models"]).set_index("variable")
+                             "models": ", ".join(map(str, models)) if source == "image" else "",
+                             "entry": "ridge" if v in self.penalised else "as is" if v in self.clinical or models
+                             else ""})
+        columns = ["variable", "source", "p", "entered", "models", "entry"]
+        self.summary = pd.DataFrame(rows, columns=columns).set_index("variable")
 
     def formatted(self) -> pd.DataFrame:
-        shown = self.summary[(self.summary["source"] == "clinical") | self.summary.index.isin(self.significant)]
+        chosen = self.summary.index.isin(self.significant) | self.summary.index.isin(self.penalised)
+        shown = self.summary[(self.summary["source"] == "clinical") | chosen]
         return shown.assign(p=[format_p(p) for p in shown["p"]])

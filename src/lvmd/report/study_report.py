@@ -25,6 +25,10 @@ LIMITATIONS = [
     "between seeds or cohorts; the stability summary of `lvmd validate` says how reproducible they are.",
     "The PCA baseline is shown beside every autoencoder result: a gain that PCA matches is not specific to deep "
     "learning.",
+    "Pattern features (docs/pattern-features.md) are fixed measures of each map (nothing is learned from the "
+    "cohort), but those entering a pattern model were still screened on these patients and their ridge penalty "
+    "chosen on them: the apparent AUC of a pattern model is optimistic too, and, its estimates being shrunk, it has "
+    "no likelihood-ratio test and its terms no p-value. `lvmd validate` gives every family's honest gain.",
 ]
 
 

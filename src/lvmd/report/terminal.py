@@ -48,10 +48,11 @@ def batch_lines(result, out: str) -> tuple[list[str], list[str]]:
     return [done], errors
 
 
-def simulate_line(cohort, out: str, null: bool) -> str:
-    """``lvmd simulate``: what was written."""
+def simulate_line(cohort, out: str, mechanism: str, null: bool) -> str:
+    """``lvmd simulate``: what was written, with its mechanism."""
     n, r = len(cohort.truth), int(cohort.truth["response"].sum())
-    return f"wrote {out}: {n} patients, {r} responders ({100 * r / n:.1f} %)" + (", null mechanism" if null else "")
+    return (f"wrote {out}: {n} patients, {r} responders ({100 * r / n:.1f} %), mechanism {mechanism}"
+            + (" with no pattern effect (--null)" if null and mechanism != "null" else ""))
 
 
 def reconstruction_line(study, out: str) -> str:
@@ -91,6 +92,22 @@ def validation_lines(result, out: str) -> list[str]:
     lines.append("times (s): " + ", ".join(f"{k} {v}" for k, v in result.timings.items()))
     if result.failures:
         lines.append(f"{len(result.failures)} folds or resamples failed twice; they are listed in the report")
+    return lines
+
+
+def comparison_lines(result, folder) -> list[str]:
+    """``lvmd demo``: each image family's gain over its base, apparent (in-sample) beside cross-validated."""
+    s = result.settings
+    lines = [f"honest comparison ({s['folds']}-fold cross-validation x {s['repeats']} repeats, autoencoder "
+             f"{s['ae_iterations_in_folds']} iterations per fold; {Path(folder) / 'report.html'}):"]
+    chosen = result.selection.groupby("family", sort=False)
+    for _, g in result.gains.iterrows():
+        lines.append(f"  {g['family']:<24} gain over {g['base']}: apparent {g['apparent_gain']:+.3f}, cross-validated "
+                     f"{g['cv_gain']:+.3f} [{g['cv_gain_low']:+.3f}, {g['cv_gain_high']:+.3f}]")
+        if g["family"] in chosen.groups:
+            top = chosen.get_group(g["family"]).head(4)
+            lines.append("    chosen in the folds: " + ", ".join(f"{f} {share:.0%}" for f, share in
+                                                             zip(top["feature"], top["fraction_of_folds"])))
     return lines
 
 

@@ -49,9 +49,12 @@ class LogitFit(Result):
     separation : bool
         The data are (quasi-)completely separated: the maximum-likelihood estimates do not exist.
     method : str
-        ``"mle"`` or ``"firth"``.
+        ``"mle"``, ``"firth"`` or ``"ridge"`` (:mod:`lvmd.stats.penalised`).
     note : str
         Why the fit is not estimable ("" when it is).
+    penalty, penalised :
+        A ridge fit's penalty on the standardised ``penalised`` terms (0 and [] otherwise). Their ``cov`` is the
+        Bayesian covariance of the penalised fit and :meth:`table` gives them no p-value.
     """
 
     names: list[str]
@@ -65,6 +68,8 @@ class LogitFit(Result):
     converged: bool
     rows: pd.Index = field(default_factory=lambda: pd.Index([]))
     note: str = ""
+    penalty: float = 0.0
+    penalised: list = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.title = f"Logistic model ({self.method}, n = {self.n}, {self.events} events)"
@@ -85,16 +90,18 @@ class LogitFit(Result):
         return self.table()
 
     def table(self) -> pd.DataFrame:
-        """OR, 95 % CI and Wald p per term (intercept excluded); NaN where not estimable."""
+        """OR, 95 % CI and Wald p per term (intercept excluded); NaN where not estimable, and no p for a penalised
+        term (shrinkage biases its estimate towards 0: a Wald test of it tests nothing)."""
         beta, se = self.params[1:], self.bse[1:]
         ok = np.isfinite(se) & self.estimable
+        tested = ok & ~np.isin(self.names[1:], list(self.penalised))
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             out = pd.DataFrame({
                 "beta": beta, "se": se,
                 "odds_ratio": np.where(ok, np.exp(beta), np.nan),
                 "ci_low": np.where(ok, np.exp(beta - Z975 * se), np.nan),
                 "ci_high": np.where(ok, np.exp(beta + Z975 * se), np.nan),
-                "p": np.where(ok, two_sided_p(beta / se), np.nan),
+                "p": np.where(tested, two_sided_p(beta / se), np.nan),
             }, index=pd.Index(self.names[1:], name="variable"))
         return out
 
