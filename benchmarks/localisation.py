@@ -133,9 +133,15 @@ def summarise(df: pd.DataFrame, wall_s: float) -> str:
                       ("gates", "per gate count")):
         lines.append(f"\n{title}:\n" + _breakdown(df, by).to_string())
     warned = df["qc_warnings"].fillna("").astype(str).str.len() > 0
+    refused = df["error"].fillna("").astype(str).str.len() > 0  # a one-line refusal is loud, not silent
     bad = ~df["localised"].astype(bool) | ~df["psd_ok"].astype(bool)
-    lines.append(f"\nQC: warnings on {100.0 * warned.mean():.1f} % of cases; failures with no warning (silent): "
-                 f"{int((bad & ~warned).sum())}/{int(bad.sum())}")
+    good = ~bad & ~refused
+    lines.append(f"\nQC: warnings on {100.0 * warned.mean():.1f} % of cases ({100.0 * warned[good].mean():.1f} % of "
+                 f"the good ones); refused with one line: {int(refused.sum())}; failures with no warning (silent): "
+                 f"{int((bad & ~warned & ~refused).sum())}/{int(bad.sum())}")
+    loc_bad = ~df["localised"].astype(bool)
+    lines.append(f"    localisation failures with no warning: {int((loc_bad & ~warned & ~refused).sum())}/"
+                 f"{int(loc_bad.sum())}")
     sync = df[(df["pattern"] == "synchronous") & np.isfinite(df["base_sensitivity_deg"].astype(float))]
     if len(sync):
         lines.append(f"base sensitivity on synchronous cases: median {sync['base_sensitivity_deg'].median():.1f} deg, "

@@ -241,3 +241,30 @@ def test_phase_cli_qc_outputs_and_escaped_warnings(tmp_path, cli):
         assert column in summary.columns
     assert (out / f"{safe}_qc.png").stat().st_size > 10000
     assert pd.read_csv(out / "errors.csv")["input"].iloc[0].endswith("empty.npz")
+
+
+def test_phase_qc_figure_draws_the_base_plane_without_touching_pyplot():
+    import matplotlib
+
+    backend = matplotlib.get_backend()
+    from lvmd.report.qc_figures import phase_qc_figure
+
+    result = analyze_study(make_phantom("lbbb", gates=8, peak_counts=400, seed=3).simulate("P$1"))
+    figure = phase_qc_figure(make_phantom("lbbb", gates=8, peak_counts=400, seed=3).simulate("P$1"), result)
+    assert matplotlib.get_backend() == backend
+    assert len(figure.axes) == 3 and figure.get_suptitle().startswith("P$1: PSD")
+    base_lines = [line for ax in figure.axes[1:] for line in ax.get_lines() if line.get_linestyle() == "--"]
+    assert [line.get_xdata()[0] for line in base_lines] == [result.qc["base_position"] - 0.5] * 2
+
+
+def test_counting_noise_is_taken_out_of_psd_in_qc_and_warned_about_when_it_matters():
+    noisy = analyze_study(make_phantom("synchronous", gates=8, peak_counts=60, seed=3).simulate())
+    qc, psd = noisy.qc, noisy.metrics["psd_deg"]
+    assert qc["psd_noise_corrected_deg"] == pytest.approx(np.sqrt(psd**2 - qc["phase_noise_rms_deg"] ** 2), abs=2e-3)
+    assert qc["phase_noise_rms_deg"] >= qc["phase_noise_deg"]
+    assert qc["psd_noise_inflation_deg"] == pytest.approx(psd - qc["psd_noise_corrected_deg"], abs=2e-3)
+    assert qc["psd_noise_inflation_deg"] > 4.0
+    assert any("inflates PSD by about" in w for w in noisy.warnings)
+    clean = analyze_study(make_phantom("lbbb", gates=8, peak_counts=400, seed=3).simulate())
+    assert clean.qc["psd_noise_inflation_deg"] < 1.0 and not any("noise" in w for w in clean.warnings)
+    assert clean.qc["extracardiac_near_ratio"] < 1.5 and clean.qc["valve_plane_samples"] < 0.1 * clean.qc["wall_samples"]

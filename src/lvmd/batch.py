@@ -148,10 +148,10 @@ def merge_scanner_qc(result: PhaseResult, scanner_qc: dict) -> None:
 
 
 def _figure_png(study, result: PhaseResult) -> bytes:
-    from .phase.qc import qc_figure
+    from .report.qc_figures import phase_qc_figure
 
     buffer = io.BytesIO()
-    qc_figure(study, result).savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    phase_qc_figure(study, result).savefig(buffer, format="png", dpi=100, bbox_inches="tight")
     return buffer.getvalue()
 
 

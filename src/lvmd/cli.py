@@ -249,7 +249,12 @@ def cmd_reconstruct(args) -> int:
         task = progress.add_task("OSEM per gate", total=None)
         study = from_projections(args.projections, progress=lambda done, total: progress.update(
             task, completed=done, total=total), **options)
-    write_reconstruction(study, args.out, args.qc, args.force, inputs)
+    figure = None
+    if args.qc:
+        from .report.qc_figures import reorientation_figure
+
+        figure = reorientation_figure(study)
+    write_reconstruction(study, args.out, args.qc, args.force, inputs, figure)
     terminal.say([f"warning: {line}" for line in study.qc["warnings"]], stderr=True)
     terminal.say(terminal.reconstruction_line(study, args.out))
     return 0

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy import ndimage
 
 from ..io.spect import GatedSpect
 from .base import apex_position, find_base, valve_plane_samples
@@ -23,6 +24,7 @@ METRIC_KEYS = ("psd_deg", "pbw_deg", "peak_phase_deg", "mean_phase_deg", "entrop
 SMOOTHING_STEPS_MM = (2.5, 4.5, 6.5, 8.5)
 STATIC_FRACTION = 0.25  # static activity must hold this share of the LV's counts to measure each gate's scale
 TARGET_SNR = 10.0
+NEAR_LV_MM = 30.0  # extracardiac activity this close to the LV region can spill into the wall's counts
 QC_SUMMARY_KEYS = ("localisation_confidence", "localisation_method", "extracardiac_ratio", "clipping",
                    "gating_consistency", "lv_counts_cv", "base_slice", "base_sensitivity_deg")
 
@@ -136,9 +138,6 @@ def analyze_study(study: GatedSpect, harmonics: int = 1, n_angles: int = 40, bin
     first_sa_row = int(np.isnan(sampled.row_slice).sum())
     valve = (valve_plane_samples(fourier["phase"], n_angles, first_sa_row) if base_slice is None
              else np.zeros(len(row_of), bool))
-    if valve[row_of <= top_row].any():
-        warnings.append(f"{int(valve[row_of <= top_row].sum())} basal sample(s) beating in anti-phase to the LV "
-                        "(valve plane or atria) were left out of the wall")
     mid = np.arange(geometry.ring_slice + 1, geometry.base_slice) if geometry.base_slice > geometry.ring_slice + 1 \
         else np.array([geometry.ring_slice])
     blur = float(np.hypot(blur_sd_mm(wall_fwhm_mm(summed, geometry.centres, mid, geometry.radius_vox,
@@ -177,9 +176,13 @@ def analyze_study(study: GatedSpect, harmonics: int = 1, n_angles: int = 40, bin
     qc = _quality(study, geometry, shown, base, sensitivity)
     qc["gate_scale"] = [round(float(v), 5) for v in scale]
     power = np.abs(fourier["coefficients"][:, 0]) ** 2
-    qc.update(valve_plane_samples=int(valve[row_of <= top_row].sum()), blur_sd_mm=round(blur, 3),
-              smoothing_mm=smoothing, recovery_lambda=round(lam, 5),
-              phase_noise_deg=round(float(np.degrees(np.sqrt(noise_power / (2.0 * max(np.median(power), 1e-300))))), 3))
+    phase_noise = float(np.degrees(np.sqrt(noise_power / (2.0 * max(np.median(power), 1e-300)))))
+    qc.update(valve_plane_samples=int(valve[row_of <= top_row].sum()), wall_samples=int(len(main)),
+              blur_sd_mm=round(blur, 3), smoothing_mm=smoothing, recovery_lambda=round(lam, 5),
+              phase_noise_deg=round(phase_noise, 3),
+              phase_noise_rms_deg=round(phase_noise_rms_deg(sampled.curves[main], fourier["coefficients"][main, 0]), 3))
+    qc["psd_noise_corrected_deg"] = round(noise_corrected_psd(metrics["psd_deg"], qc["phase_noise_rms_deg"]), 3)
+    qc["psd_noise_inflation_deg"] = round(float(metrics["psd_deg"]) - qc["psd_noise_corrected_deg"], 3)
     qc["warnings"] = warnings + quality_warnings(qc)
     return PhaseResult(
         study_id=study.study_id,
@@ -199,6 +202,16 @@ def analyze_study(study: GatedSpect, harmonics: int = 1, n_angles: int = 40, bin
     )
 
 
+def noise_corrected_psd(psd_deg: float, phase_noise_deg: float) -> float:
+    """PSD with the counting noise taken out: sqrt(PSD^2 - noise^2), 0 when noise explains it all.
+
+    Independent phase noise of SD ``phase_noise_deg`` on every sample adds its variance to the samples' spread, so
+    the measured PSD overstates the wall's own dispersion; the difference is what the QC warns about. ``psd_deg``
+    itself stays the measured SD (the quantity published normal limits refer to).
+    """
+    return float(np.sqrt(max(psd_deg**2 - phase_noise_deg**2, 0.0)))
+
+
 def _fill_upwards(values: np.ndarray, index: np.ndarray, rows: int, n_angles: int) -> np.ndarray:
     """A full (rows x n_angles) grid from the wall samples at ``index``: each gap (a valve-plane sample left out)
     shows the wall sample below it at the same angle, so the polar map stays whole."""
@@ -209,6 +222,21 @@ def _fill_upwards(values: np.ndarray, index: np.ndarray, rows: int, n_angles: in
         gap = np.isnan(grid[r])
         grid[r, gap] = grid[r - 1, gap]
     return grid.ravel()
+
+
+def phase_noise_rms_deg(curves: np.ndarray, coefficients: np.ndarray) -> float:
+    """RMS phase noise (degrees) over samples: each sample's noise power (its own highest harmonics) over twice its
+    first-harmonic power, capped at 1 rad^2 (a phase is bounded), averaged, square root.
+
+    The mean of the variances is what noise adds to the samples' phase variance; samples near hot extracardiac
+    activity or in a defect are much noisier than the median one, so the median sample's noise understates it. The
+    own-harmonic estimate is noisy per sample but independent of the first harmonic, so its average is unbiased.
+    """
+    T = curves.shape[1]
+    noise = harmonic_basis(T, noise_harmonics(T)) @ curves.T  # (2 K, N)
+    own = 2.0 * (noise**2).mean(axis=0)
+    variance = np.minimum(own / (2.0 * np.maximum(np.abs(coefficients) ** 2, 1e-300)), 1.0)
+    return float(np.degrees(np.sqrt(variance.mean()))) if variance.size else 0.0
 
 
 def _noise_power(curves: np.ndarray) -> float:
@@ -278,6 +306,7 @@ def _quality(study: GatedSpect, geometry: LvGeometry, samples: WallSamples, base
         c = geometry.centres[z]
         region[z] = (yy - c[0]) ** 2 + (xx - c[1]) ** 2 <= reach**2
     lv_counts = (counts.reshape(T, -1) @ region.ravel().astype(np.float32)).astype(np.float64)
+    near_peak = _peak_near(study.summed(), geometry, reach, NEAR_LV_MM / pix, study.spacing_mm[0] / pix)
     clipped, detail = clipping(counts, region)
     sa = ~np.isnan(samples.row_slice)
     wall_curve = samples.curves.reshape(len(samples.grid_rho), samples.n_angles, T)[sa].mean(axis=(0, 1))
@@ -285,9 +314,11 @@ def _quality(study: GatedSpect, geometry: LvGeometry, samples: WallSamples, base
     return {
         "localisation_confidence": round(float(loc.confidence), 4),
         "localisation_method": loc.method,
+        "localisation_margin": None if loc.margin is None else round(float(loc.margin), 4),
         "localisation_score": round(float(loc.score), 4),
         "beating_snr": None if loc.beating_snr is None else round(float(loc.beating_snr), 3),
         "extracardiac_ratio": round(float(geometry.extracardiac_ratio), 4),
+        "extracardiac_near_ratio": round(near_peak / geometry.level if geometry.level > 0 else 0.0, 4),
         "extracardiac_masked_voxels": int(geometry.extracardiac.sum()) if geometry.extracardiac is not None else 0,
         "lv_counts_per_gate": [round(float(v), 3) for v in lv_counts],
         "lv_counts_cv": round(float(lv_counts.std() / max(lv_counts.mean(), 1e-12)), 5),
@@ -301,3 +332,28 @@ def _quality(study: GatedSpect, geometry: LvGeometry, samples: WallSamples, base
         "base_descent_mm": round(float(base.descent_mm), 2),
         "base_sensitivity_deg": round(float(sensitivity), 3),
     }
+
+
+def _peak_near(summed: np.ndarray, geometry: LvGeometry, region_vox: float, reach_vox: float,
+               slice_ratio: float) -> float:
+    """Peak of the summed counts (lightly smoothed, as the LV level is) within ``reach_vox`` of the LV region
+    (a disc of ``region_vox`` around each slice's centre, from the apex on through the base) and outside it.
+
+    ``slice_ratio`` is the slice spacing over the pixel size (the reach along the axis counts in slices).
+    """
+    Z, Y, X = summed.shape
+    first, last = max(geometry.apex_slice - 1, 0), min(geometry.base_slice + 1, Z - 1)
+    extra = int(np.ceil(reach_vox / max(slice_ratio, 1e-6)))
+    lo, hi = max(first - extra, 0), min(last + extra, Z - 1)
+    image = ndimage.gaussian_filter(summed[lo:hi + 1].astype(np.float64), 0.7)
+    yy, xx = np.ogrid[0:Y, 0:X]
+    peak = 0.0
+    for z in range(lo, hi + 1):
+        c = geometry.centres[min(max(z, first), last)]
+        d2 = (yy - c[0]) ** 2 + (xx - c[1]) ** 2
+        inside = d2 <= region_vox**2 if z >= first else np.zeros((Y, X), bool)  # the cylinder goes on past the
+        axial = max(first - z, 0) * slice_ratio  # base: valve plane and atria are cardiac, not extracardiac
+        near = (d2 <= max((region_vox + reach_vox) ** 2 - axial**2, 0.0)) & ~inside
+        if near.any():
+            peak = max(peak, float(image[z - lo][near].max()))
+    return peak

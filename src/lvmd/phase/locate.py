@@ -43,6 +43,8 @@ MIN_RING_SCORE = 0.08  # short-axis ring score (relative to the LV level) below 
 MIN_SHELL_SCORE = 0.05  # the same for the 3-D shell detector (its octants are smaller, its scores lower)
 MIN_BEATING_SNR = 1.0  # beating power over noise power around the LV below which motion is not used
 MOTION_FULL_WEIGHT_SNR = 2.0  # a candidate beating this clearly gets the full weight of motion
+LOW_MARGIN = 0.3  # below this margin over the best rival the localisation is warned about
+RIVAL_MM = 20.0  # a candidate this far from the chosen centre is a rival (another structure), not the same LV
 LV_REACH_MM = 45.0  # the LV's beating is gathered over about this radius
 MULTILEVEL_STEPS = 4  # without motion the shape detector runs at clip levels peak x 1, 1/2, 1/4, 1/8
 NO_LV_HINT_SA = "give the LV centre (--centre ROW COL), and --mask-radius MM if hot activity lies near it"
@@ -79,6 +81,9 @@ class Localisation:
     beating_snr : float or None
         Beating power over noise power around the centre (None without gates).
     warnings : list of str
+    margin : float or None
+        How far the chosen LV stands out: 1 - (rank of the best rival at least 2 cm away) / (its own rank); 1 when
+        there is no rival, None for the operator's centre.
     """
 
     centre: np.ndarray
@@ -89,6 +94,7 @@ class Localisation:
     score: float
     beating_snr: float | None = None
     warnings: list[str] = field(default_factory=list)
+    margin: float | None = None
 
 
 # ------------------------------------------------------------------------------------------------ shape detectors
@@ -299,7 +305,7 @@ def find_beating_lv(counts: np.ndarray, spacing_mm, search: Callable[[np.ndarray
             level = max(level, float(np.percentile(image[image > 0], 99)))
         score = best.score * best.level / level if best is not None and level > 0 else 0.0
         chosen = Candidate(score, c, best.radius_vox if best is not None else 0.0, level)
-        return _assess(chosen, "manual", motion_at(c), prior, warnings)
+        return _assess(chosen, "manual", motion_at(c), prior, warnings, min_score)
     candidates: list[Candidate] = []
     if beating is not None and beating.power.max() > 0:
         # Where the heart beats most: the shape search at that region's level, anywhere and near it.
@@ -312,15 +318,24 @@ def find_beating_lv(counts: np.ndarray, spacing_mm, search: Callable[[np.ndarray
     scored = [_described(k, image, spacing_mm, motion_at) for k in _distinct(candidates)]
     convincing = any(d["motion"] >= MIN_BEATING_SNR and d["candidate"].score >= 2 * min_score for d in scored)
     if exhaustive or not convincing:  # the beating region's level may be a hot organ's: try every clip level too
-        scored += [_described(k, image, spacing_mm, motion_at) for k in _distinct(multilevel(None), candidates)]
+        # A centre found at several levels keeps its best score (the LV scores best at its own level, which may not
+        # be the beating region's when that region's level is set by hot activity next to the heart).
+        described = {tuple(np.round(d["candidate"].centre, 1)): d for d in scored}
+        scored = []
+        for k in _distinct(candidates + multilevel(None)):
+            known = described.get(tuple(np.round(k.centre, 1)))
+            scored.append({**known, "candidate": k} if known else _described(k, image, spacing_mm, motion_at))
     if not scored:
         raise SpectError(f"{study_id}: no LV found (no ring-shaped myocardium anywhere in the field of view); "
                          f"{no_lv_hint}")
     motion_ok = any(d["motion"] is not None and d["motion"] >= MIN_BEATING_SNR for d in scored)
     if gated and not motion_ok:
-        warnings.append("no cardiac motion found over the gates (identical, clipped or inconsistent gates?): the LV "
-                        "was located by shape and anatomy only")
+        warnings.append("no cardiac motion stands out over the gates (too few counts per gate, or identical, clipped "
+                        "or inconsistent gates?): the LV was located by shape and anatomy only")
     brightest = max(d["enclosure"] for d in scored)
+    # Beating counts in full from MOTION_FULL_WEIGHT_SNR, or from the strongest candidate's beating when that is
+    # clearer: among structures that all beat clearly (the LV, the RV beside it), the LV beats the most.
+    full_motion = max([MOTION_FULL_WEIGHT_SNR] + [d["motion"] for d in scored if d["motion"] is not None])
 
     def rank(d: dict) -> float:
         # Shape at the clip level it was found at; enclosed all round by myocardium as bright as the clip (the RV's
@@ -329,17 +344,30 @@ def find_beating_lv(counts: np.ndarray, spacing_mm, search: Callable[[np.ndarray
         if brightest <= 0:
             return 0.0
         enclosed = min(d["enclosure"] / k.level, 1.0) * np.sqrt(max(d["enclosure"], 0.0) / brightest)
-        weight = float(np.clip(d["motion"] / MOTION_FULL_WEIGHT_SNR, 0.05, 1.0)) if motion_ok else 1.0
+        weight = float(np.clip(d["motion"] / full_motion, 0.05, 1.0)) ** 0.5 if motion_ok else 1.0
         return k.score * enclosed * weight * prior(k.centre)
 
     chosen = max(scored, key=rank)
     k = chosen["candidate"]
+    spacing = np.asarray(spacing_mm, float)
+    rivals = [(rank(d), float(np.linalg.norm((d["candidate"].centre - k.centre) * spacing))) for d in scored]
+    rivals = [r for r in rivals if r[1] > RIVAL_MM]
+    best_rank = rank(chosen)
+    rival = max(rivals) if rivals else (0.0, 0.0)
+    margin = 1.0 - rival[0] / best_rank if best_rank > 0 else 1.0
+    if margin < LOW_MARGIN:
+        warnings.append(f"another structure {rival[1] / 10.0:.0f} cm from the LV found scores almost as well (margin "
+                        f"{max(margin, 0.0):.2f}): check the QC figure and give the LV centre if the wrong one was "
+                        "taken")
     best = Candidate(k.score * k.level / chosen["level"] if chosen["level"] > 0 else 0.0, k.centre, k.radius_vox,
                      chosen["level"])
     if best.score < min_score:
         raise SpectError(f"{study_id}: no LV found (no myocardium around a cavity; best shape score "
                          f"{best.score:.2f}); {no_lv_hint}")
-    return _assess(best, "beating" if motion_ok else "shape", chosen["motion"] if motion_ok else None, prior, warnings)
+    found = _assess(best, "beating" if motion_ok else "shape", chosen["motion"] if motion_ok else None, prior,
+                    warnings, min_score)
+    found.margin = float(np.clip(margin, 0.0, 1.0))
+    return found
 
 
 def _distinct(candidates: list[Candidate], seen: list[Candidate] = ()) -> list[Candidate]:
@@ -362,9 +390,14 @@ def _described(k: Candidate, image: np.ndarray, spacing_mm, motion_at) -> dict:
             "motion": motion_at(k.centre)}
 
 
-def _assess(best: Candidate, method: str, motion: float | None, prior, warnings: list[str]) -> Localisation:
-    """Confidence of a localisation from its shape score, the beating around it (signal-to-noise) and the prior."""
-    shape_conf = float(np.clip(best.score / 0.25, 0, 1))
+def _assess(best: Candidate, method: str, motion: float | None, prior, warnings: list[str],
+            min_score: float = MIN_RING_SCORE) -> Localisation:
+    """Confidence of a localisation from its shape score, the beating around it (signal-to-noise) and the prior.
+
+    The shape score counts in full from three times the detector's acceptance threshold (0.24 for short-axis rings,
+    0.15 for 3-D shells, whose octants score lower on the same LV).
+    """
+    shape_conf = float(np.clip(best.score / (3.0 * min_score), 0, 1))
     if motion is None:
         confidence = 0.6 * shape_conf * float(prior(best.centre))
     else:

@@ -1,4 +1,5 @@
-"""Quality control of a phase analysis: what a reader must know before trusting the numbers, and a figure.
+"""Quality control of a phase analysis: what a reader must know before trusting the numbers (the QC figure is
+drawn by :mod:`lvmd.report.qc_figures`).
 
 ``qc`` keys (every :class:`~lvmd.phase.PhaseResult` carries them, ``lvmd phase`` writes them to ``<id>.json`` and
 ``summary.csv``):
@@ -9,7 +10,8 @@
 - ``lv_counts_per_gate``, ``lv_counts_cv`` and ``gate_irregularity``: counts in the LV region per gate, their CV,
   and the largest departure of one gate from a smooth cycle fitted through them (tracer is conserved over the cycle
   and partial-volume changes are smooth, so a gate off the cycle by more than 4 % means gating dropouts, arrhythmia
-  or per-gate scaling);
+  or per-gate scaling); when ``gate_scale`` could be measured on static activity, the warning comes from it instead
+  (a gate more than 4 % and four robust SDs away from the others), since the LV's own counts are noisy at 16 gates;
 - ``clipping`` and ``clipping_detail``: every gate's maximum on an integer ceiling (255, 4095, 32767, 65535, ...) or
   identical maxima in every gate (per-gate scaled export);
 - ``gating_consistency``: R^2 of a one-harmonic cycle fitted to the LV wall's count curve (about 0.9 for a
@@ -18,6 +20,12 @@
   base moves one slice either way);
 - ``phase_noise_deg``: a median sample's phase noise (from the noise power in the highest harmonics), the floor
   that counting statistics put under PSD; ``smoothing_mm`` is the pre-smoothing chosen to keep it low;
+  ``phase_noise_rms_deg``: the RMS over samples (what noise adds to the samples' spread); ``psd_noise_corrected_deg``:
+  sqrt(PSD^2 - rms noise^2), an estimate of the wall's own dispersion, and ``psd_noise_inflation_deg`` the
+  difference (warned about when noise alone moves PSD by more than max(4 deg, 12 %));
+- ``extracardiac_near_ratio``: peak activity within 3 cm of the LV region over the LV's peak level (warned about
+  from 1.5x: it can spill into the nearest wall); ``valve_plane_samples`` of ``wall_samples`` set aside as valve
+  plane (warned about above 10 %);
 - ``warnings``: human-readable, one line each.
 """
 
@@ -28,9 +36,10 @@ import numpy as np
 INTEGER_CEILINGS = (255, 511, 1023, 2047, 4095, 8191, 16383, 32767, 65535)
 LOW_CONFIDENCE = 0.5
 GATE_IRREGULARITY_LIMIT = 0.04
+GATE_SCALE_OUTLIER = 4.0  # a gate's static-activity scale this many robust SDs from the others is a gating error
 GATING_R2_LIMIT = 0.5
 BASE_SENSITIVITY_LIMIT = 5.0
-PHASE_NOISE_LIMIT = 15.0
+VALVE_SAMPLES_LIMIT = 0.1  # share of the wall samples set aside as valve plane above which the base is doubtful
 EXTRACARDIAC_NOTE = 1.5
 
 
@@ -90,9 +99,13 @@ def quality_warnings(qc: dict) -> list[str]:
     if qc["localisation_confidence"] < LOW_CONFIDENCE:
         out.append(f"low localisation confidence {qc['localisation_confidence']:.2f} ({qc['localisation_method']}): "
                    "check the QC figure; if the LV was missed give its centre (and apex/base slices, mask radius)")
-    if qc["extracardiac_ratio"] >= EXTRACARDIAC_NOTE:
-        out.append(f"extracardiac activity {qc['extracardiac_ratio']:.1f}x the LV peak was masked; check the QC "
-                   "figure")
+    if qc.get("extracardiac_near_ratio", qc["extracardiac_ratio"]) >= EXTRACARDIAC_NOTE:
+        out.append(f"extracardiac activity {qc.get('extracardiac_near_ratio', qc['extracardiac_ratio']):.1f}x the LV "
+                   "peak lies within 3 cm of the LV and was masked; it may still spill into the nearest wall: check "
+                   "the QC figure")
+    if qc.get("valve_plane_samples", 0) > VALVE_SAMPLES_LIMIT * max(qc.get("wall_samples", 0), 1):
+        out.append(f"{qc['valve_plane_samples']} basal samples beat in anti-phase to the LV (valve plane or atria) "
+                   "and were left out of the wall: the base may be uncertain, check the QC figure")
     if qc["clipping"]:
         d = qc["clipping_detail"]
         what = (f"every gate's maximum sits on the integer ceiling {d['ceiling']}" if d["ceiling"] is not None
@@ -100,70 +113,27 @@ def quality_warnings(qc: dict) -> list[str]:
         where = " inside the LV" if d.get("saturated_in_lv") else ""
         out.append(f"counts look clipped or scaled per gate: {what}{where}; phase and perfusion may be distorted, "
                    "export unscaled counts if possible")
-    if qc["gate_irregularity"] > GATE_IRREGULARITY_LIMIT:
+    scale = np.asarray(qc.get("gate_scale") or [], float)
+    if scale.size and np.ptp(scale) > 0:  # measured on static activity: far steadier than the LV's own counts
+        deviation = scale - 1.0
+        spread = 1.4826 * float(np.median(np.abs(deviation - np.median(deviation))))
+        worst = int(np.argmax(np.abs(deviation)))
+        if abs(deviation[worst]) > max(GATE_IRREGULARITY_LIMIT, GATE_SCALE_OUTLIER * spread):
+            out.append(f"gate {worst + 1} holds {100 * scale[worst]:.0f} % of the mean gate's counts (static "
+                       "activity): gating dropouts, arrhythmia or per-gate scaling; each gate was rescaled before the "
+                       "phase analysis")
+    elif qc["gate_irregularity"] > GATE_IRREGULARITY_LIMIT:
         out.append(f"a gate's LV counts stray {100 * qc['gate_irregularity']:.0f} % from the cardiac cycle (tracer is "
                    "conserved over it): gating dropouts, arrhythmia or per-gate scaling")
     if qc["gating_consistency"] < GATING_R2_LIMIT:
         out.append(f"the LV wall's count curve is not a clear cardiac cycle (R^2 {qc['gating_consistency']:.2f}): "
                    "gating may have failed")
-    if qc.get("phase_noise_deg", 0.0) > PHASE_NOISE_LIMIT:
+    inflation, corrected = qc.get("psd_noise_inflation_deg"), qc.get("psd_noise_corrected_deg")
+    if inflation is not None and corrected is not None and inflation > max(4.0, 0.12 * corrected):
         out.append(f"few counts per gate: each sample's phase carries about {qc['phase_noise_deg']:.0f} deg of noise, "
-                   "which inflates PSD and PBW; compare with normal limits from equally noisy studies")
+                   f"which alone inflates PSD by about {inflation:.0f} deg (noise-corrected PSD "
+                   f"{corrected:.0f} deg); compare with normal limits from equally noisy studies")
     if qc["base_sensitivity_deg"] > BASE_SENSITIVITY_LIMIT:
         out.append(f"PSD changes by {qc['base_sensitivity_deg']:.1f} deg when the base moves one slice: the valve "
                    "plane is uncertain, check the QC figure (or give --base)")
     return out
-
-
-def qc_figure(study, result):
-    """Sampled myocardium (wall samples and base plane) over short-axis, vertical and horizontal long-axis views.
-
-    Extracardiac activity that was masked is outlined in cyan; the base plane is the dashed orange line.
-    """
-    from matplotlib.figure import Figure
-
-    summed = study.summed()
-    geometry = result.geometry
-    dz, dy, dx = study.spacing_mm
-    positions = result.sampling.positions_mm / np.array([dz, dy, dx])
-    theta = result.sampling.theta
-    mid = int(round((geometry.ring_slice + geometry.base_slice) / 2))
-    cy, cx = geometry.centres[mid]
-    level = geometry.level if geometry.level > 0 else float(summed.max())
-    shown = np.minimum(summed, 1.3 * level)
-    base_line = result.qc["base_position"] - 0.5
-    fig = Figure(figsize=(12, 4.4))
-    axes = fig.subplots(1, 3)
-    in_slice = np.abs(positions[:, 0] - mid) < 0.5
-    axes[0].imshow(shown[mid], cmap="gray", aspect=dy / dx)
-    axes[0].plot(positions[in_slice, 2], positions[in_slice, 1], "r.", ms=3)
-    axes[0].set_title(f"short axis, slice {mid}: wall samples", fontsize=9)
-    vertical = (np.abs(((theta - 90) + 180) % 360 - 180) < 10) | (np.abs(((theta - 270) + 180) % 360 - 180) < 10)
-    axes[1].imshow(shown[:, :, int(round(cx))].T, cmap="gray", aspect=dy / dz)
-    axes[1].plot(positions[vertical, 0], positions[vertical, 1], "r.", ms=3)
-    axes[1].axvline(base_line, color="orange", ls="--", lw=1.2)
-    axes[1].set_title("vertical long axis (apex left, anterior up)", fontsize=9)
-    horizontal = (np.abs(((theta - 0) + 180) % 360 - 180) < 10) | (np.abs(((theta - 180) + 180) % 360 - 180) < 10)
-    axes[2].imshow(shown[:, int(round(cy)), :].T, cmap="gray", aspect=dx / dz)
-    axes[2].plot(positions[horizontal, 0], positions[horizontal, 2], "r.", ms=3)
-    axes[2].axvline(base_line, color="orange", ls="--", lw=1.2)
-    axes[2].set_title("horizontal long axis (apex left, septum up)", fontsize=9)
-    if geometry.extracardiac is not None and geometry.extracardiac.any():
-        for ax, plane in ((axes[0], geometry.extracardiac[mid]), (axes[1], geometry.extracardiac[:, :, int(round(cx))].T),
-                          (axes[2], geometry.extracardiac[:, int(round(cy)), :].T)):
-            if plane.any():
-                ax.contour(plane.astype(float), levels=[0.5], colors="cyan", linewidths=0.8)
-    qc = result.qc
-    fig.suptitle(f"{_printable(result.study_id)}: PSD {result.metrics['psd_deg']:.1f} deg, base slice {qc['base_slice']} "
-                 f"(sensitivity {qc['base_sensitivity_deg']:.1f} deg), localisation {qc['localisation_method']} "
-                 f"confidence {qc['localisation_confidence']:.2f}, extracardiac {qc['extracardiac_ratio']:.1f}x"
-                 + ("; CLIPPED" if qc["clipping"] else ""), fontsize=9, parse_math=False)
-    for ax in axes:
-        ax.tick_params(labelsize=6)
-    fig.tight_layout()
-    return fig
-
-
-def _printable(text: str) -> str:
-    """``text`` without control characters (ids come from file names)."""
-    return "".join(ch if ch.isprintable() else "?" for ch in str(text))

@@ -1,5 +1,5 @@
 """Scanner files to short-axis gated studies: raw projections (reconstruct -> reorient) or reconstructed transaxial
-volumes (reorient), plus the QC figure that shows where the LV and its axis were found."""
+volumes (reorient), and writing them (the QC figure is drawn by :mod:`lvmd.report.qc_figures`)."""
 
 from __future__ import annotations
 
@@ -147,16 +147,21 @@ def check_reconstruction_outputs(out: str | Path, qc_path: str | Path | None = N
 
 
 def write_reconstruction(study: ScannerStudy, out: str | Path, qc_path: str | Path | None = None,
-                         force: bool = False, inputs=()) -> None:
+                         force: bool = False, inputs=(), figure=None) -> None:
     """Write the short-axis study (``.npz``, ``.nii``, ``.nii.gz`` or ``.dcm``) and, optionally, its QC figure (PNG).
 
-    Both files are written or neither; existing files are refused unless ``force``, and an input never replaced.
+    ``figure`` (a :class:`matplotlib.figure.Figure`, e.g. from :func:`lvmd.report.qc_figures.reorientation_figure`)
+    is written to ``qc_path``. Both files are written or neither; existing files are refused unless ``force``, and an
+    input never replaced.
     """
     from .._atomic import atomic_file
 
     out = Path(out)
+    if qc_path is not None and figure is None:
+        raise ValueError("write_reconstruction: qc_path given without the figure to write there")
     check_reconstruction_outputs(out, qc_path, force, inputs)
-    figure = qc_figure(study) if qc_path else None
+    if not qc_path:
+        figure = None
     with atomic_file(out, force, inputs) as tmp:
         write_short_axis(study, tmp)
         if figure is not None:
@@ -171,44 +176,3 @@ class _Frames:
     counts: np.ndarray
     spacing_mm: tuple[float, float, float]
     study_id: str
-
-
-def qc_figure(study: ScannerStudy):
-    """Transaxial views through the LV centre with the detected axis, and the short-axis, VLA and HLA views."""
-    from matplotlib.figure import Figure
-
-    info = study.reorientation
-    tr = study.transaxial.sum(axis=0)
-    sa = study.counts.sum(axis=0)
-    c = info.centre
-    a = info.apex_direction
-    fig = Figure(figsize=(11, 7.5))
-    axes = fig.subplots(2, 3)
-    views = [("transaxial (z = %d)" % round(c[2]), tr[:, :, int(round(c[2]))].T, (0, 1), "x (R->L)", "y (A->P)"),
-             ("coronal (y = %d)" % round(c[1]), tr[:, int(round(c[1])), :].T, (0, 2), "x (R->L)", "z (I->S)"),
-             ("sagittal (x = %d)" % round(c[0]), tr[int(round(c[0])), :, :].T, (1, 2), "y (A->P)", "z (I->S)")]
-    length = 3 * info.radius_vox
-    for ax, (title, image, (i, j), xl, yl) in zip(axes[0], views):
-        ax.imshow(image, origin="lower" if j == 2 else "upper", cmap="gray")
-        ax.plot([c[i] - length * a[i], c[i] + length * a[i]], [c[j] - length * a[j], c[j] + length * a[j]], "r-", lw=1.5)
-        ax.plot([c[i] + length * a[i]], [c[j] + length * a[j]], "ro", ms=4)
-        ax.set_title(title + ": LV axis (dot = apex)", fontsize=8)
-        ax.set_xlabel(xl, fontsize=7)
-        ax.set_ylabel(yl, fontsize=7)
-    mid = [s // 2 for s in sa.shape]
-    axes[1, 0].imshow(sa[mid[0]], cmap="gray")
-    axes[1, 0].set_title("short axis (mid): anterior up, septum left", fontsize=8)
-    axes[1, 1].imshow(sa[:, :, mid[2]].T, cmap="gray")
-    axes[1, 1].set_title("vertical long axis: apex left, anterior up", fontsize=8)
-    axes[1, 2].imshow(sa[:, mid[1], :].T, cmap="gray")
-    axes[1, 2].set_title("horizontal long axis: apex left, septum up", fontsize=8)
-    az, el = info.angles_deg
-    loc = info.localisation
-    how = "" if loc is None else f"; {loc.method}, confidence {loc.confidence:.2f}"
-    name = "".join(ch if ch.isprintable() else "?" for ch in study.study_id).replace("$", r"\$")
-    fig.suptitle(f"{name}: LV centre (x, y, z) = ({c[0]:.1f}, {c[1]:.1f}, {c[2]:.1f}) voxels; "
-                 f"axis azimuth {az:.1f} deg, elevation {el:.1f} deg{how}", fontsize=9)
-    for ax in axes.ravel():
-        ax.tick_params(labelsize=6)
-    fig.tight_layout()
-    return fig

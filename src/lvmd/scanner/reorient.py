@@ -32,6 +32,7 @@ from ..phase.locate import (CLIP_ABOVE_LEVEL, EXTRACARDIAC_HOT, MIN_SHELL_SCORE,
 LEFT = np.array([1.0, 0.0, 0.0])
 ANTERIOR = np.array([0.0, -1.0, 0.0])
 SUPERIOR = np.array([0.0, 0.0, 1.0])
+AXIS_LINE_SHIFT_MM = 7.0  # the refined long axis may pass this far from the centroid (see find_long_axis)
 NO_LV_HINT_3D = "give the LV centre (--lv-centre X Y Z) and, if needed, --axis-angles and --mask-radius"
 
 
@@ -177,16 +178,26 @@ def _ring_profile(image: np.ndarray, centre: np.ndarray, direction: np.ndarray, 
     return np.clip(sectors.max(axis=1) - middle, 0, None)
 
 
-def find_long_axis(image: np.ndarray, centre: np.ndarray, radius: float, start: np.ndarray | None = None) -> np.ndarray:
+def find_long_axis(image: np.ndarray, centre: np.ndarray, radius: float, start: np.ndarray | None = None,
+                   shift: float = 0.0) -> np.ndarray:
     """Unit direction of the LV long axis (sign arbitrary): the direction maximising ring-likeness of its slices.
 
     A coarse search over all directions (10 degrees apart) then finer ones around the best; with ``start``, only
-    the finer searches around it.
+    the finer searches around it. With ``shift`` (voxels) each direction's line may also pass up to that far from
+    ``centre`` (a 3 x 3 grid of parallel lines): a centre a little off the true axis then does not tilt the axis
+    towards a line that happens to run through it.
     """
     offsets = np.arange(-2.0 * radius, 2.0 * radius + 1e-9, max(radius / 4, 0.5))
 
     def score(direction):
-        return float(_ring_profile(image, centre, direction, radius, offsets).sum())
+        if shift <= 0:
+            return float(_ring_profile(image, centre, direction, radius, offsets).sum())
+        d = direction / np.linalg.norm(direction)
+        e1 = np.cross(d, [1.0, 0, 0] if abs(d[0]) < 0.9 else [0, 1.0, 0])
+        e1 /= np.linalg.norm(e1)
+        e2 = np.cross(d, e1)
+        return max(float(_ring_profile(image, centre + shift * (i * e1 + j * e2), d, radius, offsets).sum())
+                   for i in (-1, 0, 1) for j in (-1, 0, 1))
 
     if start is None:
         best = max((axis_from_angles(az, el) for el in np.arange(0, 90.1, 10) for az in np.arange(0, 360, 10)),
@@ -298,6 +309,7 @@ class Reorientation:
         loc = self.localisation
         return {"reorientation_confidence": None if loc is None else round(float(loc.confidence), 4),
                 "reorientation_method": None if loc is None else loc.method,
+                "reorientation_margin": None if loc is None or loc.margin is None else round(float(loc.margin), 4),
                 "reorientation_extracardiac_ratio": round(float(self.extracardiac_ratio), 4),
                 "lv_centre_xyz": [round(float(v), 2) for v in self.centre],
                 "axis_angles_deg": [round(v, 2) for v in self.angles_deg]}
@@ -369,7 +381,8 @@ def reorient_to_short_axis(volume: np.ndarray, voxel_mm: float, centre=None, axi
     if axis_angles is None:  # again from the LV's centre, with the myocardium's own radius (the shell's is an apex's)
         mid_radius = myocardial_radius(myocardium, c, axis, voxel_mm)
         if mid_radius > radius:
-            axis = orient_apex(lv_image, c, find_long_axis(lv_image, c, mid_radius, start=axis), mid_radius,
+            axis = orient_apex(lv_image, c, find_long_axis(myocardium, c, mid_radius, start=axis,
+                                                              shift=AXIS_LINE_SHIFT_MM / voxel_mm), mid_radius,
                                patient_axes)
             radius = mid_radius
             if centre is None:  # the RV, when bright, joins the septum: keep to the LV's own wall

@@ -50,6 +50,12 @@ def _short_axis_centre(result):
     centres = np.asarray(centres, float)
     lo, hi = sorted((int(apex), int(base)))
     rows_cols = np.nanmean(centres[lo:hi + 1], axis=0)
+    qc = getattr(result, "qc", None) or {}
+    ends = [qc.get("apex_position"), qc.get("base_position")]
+    if all(isinstance(v, (int, float)) and np.isfinite(v) for v in ends):
+        # The LV's extent as the engine reports it (mid-wall apex to end-diastolic base plane, slice units): the last
+        # sampled slice may deliberately stop short of the valve plane, which is not where the engine puts the LV.
+        return np.array([(ends[0] + ends[1]) / 2.0, rows_cols[0], rows_cols[1]])
     return np.array([(lo + hi) / 2.0, rows_cols[0], rows_cols[1]])
 
 
@@ -63,8 +69,15 @@ def _qc_fields(result) -> dict:
     warnings = qc.get("warnings") or []
     sensitivity = qc.get("base_sensitivity_deg", metrics.get("base_sensitivity_deg", np.nan))
     confidence = qc.get("localisation_confidence", qc.get("localization_confidence", np.nan))
+    def number(key):
+        value = qc.get(key)
+        return float(value) if isinstance(value, (int, float)) else np.nan
+
     return {"base_sensitivity_deg": float(sensitivity) if sensitivity is not None else np.nan,
             "qc_confidence": float(confidence) if isinstance(confidence, (int, float)) else np.nan,
+            "qc_reorientation_confidence": number("reorientation_confidence"),
+            "qc_reorientation_margin": number("reorientation_margin"), "qc_margin": number("localisation_margin"),
+            "qc_phase_noise_deg": number("phase_noise_deg"), "qc_beating_snr": number("beating_snr"),
             "qc_warnings": " | ".join(str(w) for w in warnings)}
 
 
@@ -72,6 +85,7 @@ def run_case(case: TorsoCase, path: str = "projections", workdir: str | Path | N
     """Simulate a case, run lvmd on it through ``path`` and return one scored row (a dict)."""
     if path not in PATHS:
         raise ValueError(f"path {path!r} is not one of {', '.join(PATHS)}")
+    from ..batch import merge_scanner_qc
     from ..phase import analyze_study
     from ..scanner import from_projections, from_transaxial
 
@@ -102,6 +116,8 @@ def run_case(case: TorsoCase, path: str = "projections", workdir: str | Path | N
                 source = study.gated()
             stage = "phase"
             result = analyze_study(source)
+            if reorientation is not None:  # what `lvmd phase` prints: the reorientation's warnings too
+                merge_scanner_qc(result, study.qc)
             row["engine_s"] = round(time.perf_counter() - t1, 2)
             row["error"] = ""
         except Exception as exc:  # noqa: BLE001 - every failure of lvmd is a scored outcome, not a crash
@@ -134,7 +150,9 @@ def _score_localisation(case, reorientation, sa_truth, result) -> dict:
 def _score_phase(case, result) -> dict:
     out = {"psd_true": np.nan, "psd_est": np.nan, "psd_err": np.nan, "psd_ok": False, "mean_true": np.nan,
            "mean_est": np.nan, "mean_err": np.nan, "mean_ok": False, "base_sensitivity_deg": np.nan,
-           "qc_confidence": np.nan, "qc_warnings": ""}
+           "qc_confidence": np.nan, "qc_reorientation_confidence": np.nan, "qc_reorientation_margin": np.nan,
+           "qc_margin": np.nan, "qc_phase_noise_deg": np.nan,
+           "qc_beating_snr": np.nan, "qc_warnings": ""}
     if result is None:
         return out
     samples = result.samples
