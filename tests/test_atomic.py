@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from lvmd._atomic import MARKER, OutputError, atomic_dir, atomic_file, check_output_dir, is_lvmd_output
+from lvmd.outputs import MARKER, OutputError, atomic_dir, atomic_file, check_output_dir, is_lvmd_output
 
 
 def _tree(folder: Path) -> dict:
@@ -138,7 +138,7 @@ def test_out_that_appears_during_the_run_is_kept(tmp_path):
 
 def test_commit_refuses_a_filled_folder_even_past_the_check(tmp_path, monkeypatch):
     """The rename itself cannot replace a non-empty folder (a race after the final check)."""
-    import lvmd._atomic as atomic
+    import lvmd.outputs as atomic
 
     out = tmp_path / "out"
     real_check = atomic.check_output_dir
@@ -182,7 +182,7 @@ def test_second_run_on_the_same_out_is_refused(tmp_path):
 HOLDER = textwrap.dedent("""
     import signal, sys, time
     from pathlib import Path
-    from lvmd._atomic import atomic_dir, Terminated
+    from lvmd.outputs import atomic_dir, Terminated
     # Ctrl-C as an interactive shell delivers it: a background job (CI, nohup) starts with SIGINT ignored.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:

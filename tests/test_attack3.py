@@ -136,7 +136,7 @@ def test_qc_figure_name_is_checked_before_any_work(tmp_path, cli, qc):
 def test_output_under_a_read_only_folder_is_refused_before_any_work(tmp_path, monkeypatch):
     import os
 
-    from lvmd._atomic import OutputError, check_output_dir, check_output_file
+    from lvmd.outputs import OutputError, check_output_dir, check_output_file
 
     locked = tmp_path / "locked"
     locked.mkdir()

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from lvmd import _args
-from lvmd._console import SafeConsole, error_line, printable, write_line
+from lvmd.console import SafeConsole, error_line, printable, write_line
 from lvmd.cli import main
 
 EVIL = "P\x1b[2J\x1b]0;pwned\x07[bold red]x[/][/x]\u202egnp.exe\r\nerror: forged\udcff"

@@ -50,7 +50,7 @@ def test_importing_lvmd_never_switches_the_matplotlib_backend():
 
 # The data flow, lowest first: a module may import only from its own layer or the layers below.
 LAYERS = [
-    {"errors", "polar", "formulas", "_atomic", "provenance", "results"},
+    {"errors", "polar", "formulas", "outputs", "console", "provenance", "results"},
     {"io", "stats"},
     {"phase", "cohort", "phantom", "scanner", "config"},
     {"simulate", "datasets", "features"},
@@ -106,3 +106,17 @@ def test_no_private_names_imported_across_modules(path):
 def test_one_place_for_each_small_formula(needle, home):
     found = {str(p.relative_to(SRC)) for p in MODULES if needle in p.read_text()}
     assert found <= ({home} if home else set()), f"{needle} appears in {sorted(found)}"
+
+
+def test_cli_is_thin():
+    # issue 15: the command layer parses, calls the library and prints: under 350 lines, and it imports no private
+    # module or name of the package (what it needs, the library offers publicly)
+    import lvmd.cli
+
+    source = Path(lvmd.cli.__file__).read_text()
+    assert len(source.splitlines()) < 350
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            modules = (node.module or "").split(".")
+            names = [a.name for a in node.names]
+            assert not any(part.startswith("_") for part in modules + names), ast.unparse(node)

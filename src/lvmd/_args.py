@@ -9,7 +9,7 @@ import argparse
 import sys
 from typing import Callable
 
-from ._console import print_error
+from .console import print_error
 from ._values import SEED_MAX, real, scheduler_address, whole
 from .errors import LvmdError
 

@@ -21,7 +21,7 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from ._atomic import atomic_dir, check_output_dir
+from .outputs import atomic_dir, check_output_dir
 from ._paths import unique_filenames
 from .errors import LvmdError
 from .executor import process_pool

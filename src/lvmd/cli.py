@@ -3,7 +3,7 @@
 Every command follows one convention:
 
 - bad input is one ``error: ...`` line on stderr and exit code 2 (never a traceback);
-- outputs are written whole or not at all (:mod:`lvmd._atomic`): refused before any work when the output cannot or
+- outputs are written whole or not at all (:mod:`lvmd.outputs`): refused before any work when the output cannot or
   must not be written, and never at the cost of the command's inputs (each command passes them as ``inputs``);
 - everything printed goes through the safe console (:func:`lvmd.report.terminal.say`), so user text (ids, paths)
   is shown literally.
@@ -16,7 +16,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from ._atomic import atomic_dir, check_output_dir
+from .outputs import atomic_dir, check_output_dir
 from .cli_args import build_parser
 from .cohort import cohort_files, load_cohort
 from .config import DEFAULTS_TOML, load_config
@@ -40,7 +40,7 @@ def _cohort_inputs(cohort) -> list[Path]:
 
 
 def _prepare(args, inputs: list[Path]):
-    """Refuse ``--out`` before any work (see :func:`lvmd._atomic.check_output_dir`); the study configuration."""
+    """Refuse ``--out`` before any work (see :func:`lvmd.outputs.check_output_dir`); the study configuration."""
     if getattr(args, "out", None):
         check_output_dir(args.out, args.force, inputs)
     return load_config(getattr(args, "config", None))
@@ -267,8 +267,8 @@ def main(argv: list[str] | None = None) -> int:
     exception that is not an :class:`LvmdError` is a bug in lvmd: it is reported on one line too (exit 2), with
     the traceback only when the environment sets ``LVMD_DEBUG=1``.
     """
-    from ._atomic import Terminated, signals_raise
-    from ._console import print_error, show_warning
+    from .outputs import Terminated, signals_raise
+    from .console import print_error, show_warning
 
     args = build_parser().parse_args(argv)
     command = globals()[f"cmd_{args.command}"]

@@ -70,7 +70,7 @@ def process_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
     """A :class:`~concurrent.futures.ProcessPoolExecutor` that stops at once when the block fails.
 
     On success the pool shuts down as usual. On any exception -- Ctrl-C, SIGTERM (see
-    :func:`lvmd._atomic.signals_raise`), an error -- tasks not yet started are cancelled and the worker processes
+    :func:`lvmd.outputs.signals_raise`), an error -- tasks not yet started are cancelled and the worker processes
     are terminated, instead of the executor's default of waiting for every submitted task to finish.
     """
     pool = ProcessPoolExecutor(workers)

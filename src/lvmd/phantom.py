@@ -220,7 +220,7 @@ def write_phantom(phantom: Phantom, out, force: bool = False) -> None:
     ``out`` is replaced only with ``force``."""
     from pathlib import Path
 
-    from ._atomic import atomic_file, check_output_file
+    from .outputs import atomic_file, check_output_file
     from .io.spect import write_spect
 
     out = Path(out)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._atomic import atomic_file
+from .outputs import atomic_file
 
 
 def format_p(p: float) -> str:

@@ -12,7 +12,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Circle
 
-from .._console import printable
+from ..console import printable
 from ..polar import GRID, RING_EDGES, disc_mask, segment_map
 from ..results import format_p
 

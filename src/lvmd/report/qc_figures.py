@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from .._console import printable
+from ..console import printable
 
 
 def reorientation_figure(study) -> Figure:

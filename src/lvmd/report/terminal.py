@@ -12,8 +12,8 @@ from ..results import format_p
 
 def say(lines, stderr: bool = False) -> None:
     """Print one line or a list of lines of plain text to stdout (or stderr), user text shown literally: control
-    characters and ANSI sequences escaped, nothing read as markup (see :mod:`lvmd._console`)."""
-    from .._console import write_line
+    characters and ANSI sequences escaped, nothing read as markup (see :mod:`lvmd.console`)."""
+    from ..console import write_line
 
     stream = sys.stderr if stderr else sys.stdout
     for line in [lines] if isinstance(lines, str) else lines:
@@ -144,8 +144,8 @@ def _number(value, spec: str) -> str:
 
 
 def console(stderr: bool = False):
-    """The console every command prints through: user text is shown literally (see :mod:`lvmd._console`)."""
-    from .._console import SafeConsole
+    """The console every command prints through: user text is shown literally (see :mod:`lvmd.console`)."""
+    from ..console import SafeConsole
 
     return SafeConsole(stderr=stderr)
 

@@ -133,7 +133,7 @@ def check_reconstruction_outputs(out: str | Path, qc_path: str | Path | None = N
                                  inputs=()) -> None:
     """Refuse an output name lvmd cannot write, an input as output, or existing outputs unless ``force`` (before
     any work is done)."""
-    from .._atomic import check_output_file
+    from ..outputs import check_output_file
 
     out = Path(out)
     if not out.name.lower().endswith((".npz", ".nii", ".nii.gz", ".dcm")) or out.name.startswith("."):
@@ -154,7 +154,7 @@ def write_reconstruction(study: ScannerStudy, out: str | Path, qc_path: str | Pa
     is written to ``qc_path``. Both files are written or neither; existing files are refused unless ``force``, and an
     input never replaced.
     """
-    from .._atomic import atomic_file
+    from ..outputs import atomic_file
 
     out = Path(out)
     if qc_path is not None and figure is None:
