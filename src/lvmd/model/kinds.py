@@ -32,7 +32,7 @@ from typing import Any, Callable
 
 from ..config import StudyConfig
 from ..errors import ModelError
-from ..features import AutoencoderFeatures, PatternFeatures, PCAFeatures
+from ..features import AutoencoderFeatures, ClassifiedPatternFeatures, FeatureClasses, PCAFeatures
 
 RESERVED = ("clinical", "psd", "pbw")
 SELECTION_RULES = ("paper", "ridge")
@@ -91,14 +91,17 @@ def _pca(config: StudyConfig, seed: int, n_maps: int) -> PCAFeatures:
     return PCAFeatures(n_components=feature_count(config.features.pca_components, n_maps), random_state=seed)
 
 
+def _pattern(config: StudyConfig, seed: int, n_maps: int) -> ClassifiedPatternFeatures:
+    return ClassifiedPatternFeatures(classes=FeatureClasses(random_state=seed))
+
+
 register_kind(ImageKind("ae", _autoencoder, AutoencoderFeatures.load,
                         "the reference paper's autoencoder: latent codes of the phase polar map"))
-def _pattern(config: StudyConfig, seed: int, n_maps: int) -> PatternFeatures:
-    return PatternFeatures()
 
 
 register_kind(ImageKind("pca", _pca, PCAFeatures.load,
                         "principal components of the phase polar map (the linear baseline)"))
-register_kind(ImageKind("pattern", _pattern, PatternFeatures.load,
+register_kind(ImageKind("pattern", _pattern, ClassifiedPatternFeatures.load,
                         "how and where the ventricle activates: phase coherence, circumferential harmonic, regional "
-                        "delays, the late region and its viability (docs/pattern-features.md)", selection="ridge"))
+                        "delays, the late region and its viability, and each feature's class where the training "
+                        "maps fall in two (docs/pattern-features.md)", selection="ridge"))
