@@ -156,8 +156,9 @@ class FeatureClasses(TransformerMixin, BaseEstimator):
             return None, row
         mean, sd = x.mean(), x.std()
         z = ((x - mean) / sd)[:, None]  # standardised: the mixture's variance floor means the same for any unit
-        one = GaussianMixture(1, random_state=self.random_state).fit(z)
-        two = GaussianMixture(2, n_init=self.n_init, random_state=self.random_state).fit(z)
+        one = GaussianMixture(1, init_params="k-means++", random_state=self.random_state).fit(z)
+        # k-means++ starts: a tenth of the cost of full k-means starts, and fitted once per feature in every fold
+        two = GaussianMixture(2, n_init=self.n_init, init_params="k-means++", random_state=self.random_state).fit(z)
         order = np.argsort(two.means_.ravel())
         mixture = Mixture(tuple(float(w) for w in two.weights_[order]),
                           tuple(float(mean + sd * m) for m in two.means_.ravel()[order]),
