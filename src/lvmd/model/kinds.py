@@ -18,9 +18,10 @@ PCA cap their feature count at ``n_maps - 1``).
 - ``"paper"`` (``ae``, ``pca``): the reference paper's rule -- univariate screening at ``stats.significance``, the
   ``stats.max_image_features`` most significant, one model per collinearity group, unpenalised. Right when one
   feature stands for the pattern (the paper's AE #30).
-- ``"ridge"`` (``pattern``): every feature with univariate p < ``stats.significance`` enters, shrunk together by a
-  ridge penalty chosen by inner cross-validation, beside the unpenalised clinical variables, PSD/PBW and any
-  paper-rule features. Right when several features each carry part of a pattern (coherence, harmonic fraction and
+- ``"ridge"`` (``pattern``: the pattern features and, where the training maps fall in two groups, each one's class,
+  :class:`~lvmd.features.ClassifiedPatternFeatures`): every feature with univariate p < ``stats.significance``
+  enters, shrunk together by a ridge penalty chosen by inner cross-validation, beside the unpenalised clinical
+  variables, PSD/PBW and any paper-rule features. Right when several features each carry part of a pattern (coherence, harmonic fraction and
   compactness of one wavefront): the paper's cap and collinearity split would keep one of them.
 """
 
