@@ -9,6 +9,7 @@ from .pca import PCAFeatures
 from .stability import StabilityResult, fit_seeds, linear_cka
 from .traversal import Traversal, latent_traversal
 
-__all__ = ["AutoencoderFeatures", "CircumferentialHarmonic", "ClassifiedPatternFeatures", "FeatureClasses", "DEFAULT_FEATURES", "LateRegion", "PCAFeatures",
-           "PatternFeatures", "PhaseCoherence", "PhaseHistogram", "RegionalDelay", "StabilityResult",
-           "SynchronousFraction", "Traversal", "fit_seeds", "latent_traversal", "linear_cka"]
+__all__ = ["AutoencoderFeatures", "CircumferentialHarmonic", "ClassifiedPatternFeatures", "DEFAULT_FEATURES",
+           "FeatureClasses", "LateRegion", "PCAFeatures", "PatternFeatures", "PhaseCoherence", "PhaseHistogram",
+           "RegionalDelay", "StabilityResult", "SynchronousFraction", "Traversal", "fit_seeds", "latent_traversal",
+           "linear_cka"]
