@@ -26,6 +26,7 @@ pattern feature entered.
     nice -n 10 python benchmarks/recovery.py --out recovery-results &        # ~2 h on 2 busy cores
     python benchmarks/recovery.py --out recovery-results --summarise        # the table from the cells present
     python benchmarks/recovery.py --out r --mechanisms how --n 250 --seeds 3 --repeats 1
+    python benchmarks/recovery.py --out r --n 250 --families clinical+psd+pattern   # no autoencoder: minutes
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ def cell_paths(out: Path, mechanism: str, n: int, seed: int) -> dict[str, Path]:
 
 
 def run_cell(out: Path, mechanism: str, n: int, seed: int, folds: int, repeats: int, ae_iterations: int,
-             workers: int | None) -> float:
+             workers: int | None, families: list[str] = FAMILIES) -> float:
     """Simulate, write, load and validate one cohort; write its three CSVs (each renamed into place)."""
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
@@ -100,7 +101,7 @@ def run_cell(out: Path, mechanism: str, n: int, seed: int, folds: int, repeats: 
     _LABELS.update(zip(map(str, simulated.truth.index), favourable_pattern(simulated.truth)))
     config = StudyConfig()
     config.features.iterations = ae_iterations
-    config.stats.families = FAMILIES
+    config.stats.families = families
     result = validate(cohort, config, folds=folds, repeats=repeats, bootstrap=0, seed=seed, fast=False,
                       workers=workers, stability_seeds=0)
     frames = {"predictions": result.predictions, "gains": result.gains,
@@ -127,11 +128,12 @@ def _auc(y: np.ndarray, scores: np.ndarray) -> np.ndarray:
 
 def _cell_gains(pred: pd.DataFrame, rows: np.ndarray | None = None) -> dict[str, float]:
     """Each family's AUC minus the base's, averaged over repeats (patients ``rows`` of each repeat)."""
-    gains = {f: [] for f in FAMILIES[1:]}
+    families = [f for f in FAMILIES if f in pred.columns]
+    gains = {f: [] for f in families[1:]}
     for _, block in pred.groupby("repeat"):
         block = block.iloc[rows] if rows is not None else block
         y = block["response"].to_numpy()
-        auc = dict(zip(FAMILIES, _auc(y, block[FAMILIES].to_numpy())))
+        auc = dict(zip(families, _auc(y, block[families].to_numpy())))
         for f in gains:
             gains[f].append(auc[f] - auc[BASE])
     return {f: float(np.mean(g)) for f, g in gains.items()}
@@ -157,7 +159,7 @@ def summarise(out: Path, boot: int, seed: int = 0) -> pd.DataFrame:
             draws.append([_cell_gains(p, r) for p, r in zip(preds, picks)])
         mean = lambda per_seed, f: float(np.mean([g[f] for g in per_seed]))  # noqa: E731
         oracle_draws = np.array([mean(d, ORACLE) for d in draws])
-        for f in IMAGE_FAMILIES + [ORACLE]:
+        for f in [f for f in IMAGE_FAMILIES + [ORACLE] if all(f in g for g in point)]:
             gain_draws = np.array([mean(d, f) for d in draws])
             row = {"mechanism": mechanism, "n": n, "seeds": len(preds), "family": f, "gain": mean(point, f),
                    "gain_low": np.percentile(gain_draws, 2.5), "gain_high": np.percentile(gain_draws, 97.5),
@@ -195,11 +197,12 @@ def print_summary(out: Path, boot: int) -> None:
     wide = table[table["mechanism"] != "null"].pivot_table(index=["mechanism", "n"], columns="family",
                                                            values="fraction", sort=False)
     print("\nfraction of the oracle's gain")
-    print(wide[IMAGE_FAMILIES].round(2).to_string())
+    shown_families = [f for f in IMAGE_FAMILIES if f in wide.columns]
+    print(wide[shown_families].round(2).to_string())
     null = table[table["mechanism"] == "null"].pivot_table(index="n", columns="family", values="gain", sort=False)
     if len(null):
         print("\nnull cohorts: gain")
-        print(null[IMAGE_FAMILIES].round(3).to_string())
+        print(null[[f for f in IMAGE_FAMILIES if f in null.columns]].round(3).to_string())
     sel = selection_summary(out)
     if len(sel):
         print("\npattern features entering clinical+psd+pattern (share of folds, top 6)")
@@ -220,6 +223,8 @@ def main() -> None:
     parser.add_argument("--ae-iterations", type=int, default=50)
     parser.add_argument("--workers", type=int, default=None, help="validation processes (default: CPU count)")
     parser.add_argument("--bootstrap", type=int, default=1000, help="patient-bootstrap resamples of the summary")
+    parser.add_argument("--families", nargs="+", default=IMAGE_FAMILIES, choices=IMAGE_FAMILIES,
+                        help="image families to validate beside the base and the oracle (default: all)")
     parser.add_argument("--summarise", action="store_true", help="only print the summary of the cells present")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
@@ -231,7 +236,7 @@ def main() -> None:
                     if all(p.exists() for p in cell_paths(args.out, mechanism, n, seed).values()):
                         continue
                     seconds = run_cell(args.out, mechanism, n, seed, args.folds, args.repeats, args.ae_iterations,
-                                       args.workers)
+                                       args.workers, [BASE, ORACLE, *args.families])
                     print(f"{mechanism} n={n} seed={seed}: {seconds:.0f} s", flush=True)
     print_summary(args.out, args.bootstrap)
 

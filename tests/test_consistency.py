@@ -90,7 +90,7 @@ def test_validate_outputs(runs):
     assert set(selection["family"]) <= set(gains["family"]) and (selection["fraction_of_folds"] <= 1).all()
     # the pattern family's folds choose pattern features (the small lvmd cohort carries its planted pattern)
     pattern = selection[selection["family"] == "clinical+psd+pattern"]
-    assert len(pattern) and set(pattern["feature"]) <= set(DEFAULT_FEATURES)
+    assert len(pattern) and set(pattern["feature"]) <= set(DEFAULT_FEATURES) | {f"{f}_class" for f in DEFAULT_FEATURES}
     assert "clinical+psd+ae gain over clinical+psd" in done["validate"].stdout
 
 

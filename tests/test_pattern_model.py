@@ -13,7 +13,7 @@ from lvmd import load_cohort
 from lvmd.bundle import ModelBundle
 from lvmd.config import StudyConfig
 from lvmd.errors import ModelError
-from lvmd.features import PatternFeatures
+from lvmd.features import ClassifiedPatternFeatures, FeatureClasses, PatternFeatures
 from lvmd.formulas import Z975, expit
 from lvmd.model import CRTResponseModel, TrainingSet
 from lvmd.predict import predict_patients
@@ -45,7 +45,9 @@ def _univariate_p(data: pd.DataFrame, column: str) -> float:
 
 def test_pattern_family_screens_then_shrinks(training):
     model = CRTResponseModel("clinical+psd+pattern", training.config).fit(training)
-    features = PatternFeatures().fit_transform(training.maps).set_axis(training.data.index)
+    kind = ClassifiedPatternFeatures(classes=FeatureClasses(random_state=training.seed))
+    features = kind.fit_transform(training.maps).set_axis(training.data.index)
+    assert any(c.endswith("_class") for c in features.columns), "the small cohort's coherence falls in two classes"
     data = training.data.join(features)
     p = {c: _univariate_p(data, c) for c in features.columns}
     expected = sorted((c for c in features.columns if p[c] < 0.05), key=p.get)
@@ -94,7 +96,7 @@ def test_nothing_significant_gives_exactly_the_base_model(cohort):
 def test_bundle_round_trip_is_exact_and_predictions_carry_the_bayesian_interval(training, cohort, tmp_path):
     model = CRTResponseModel("clinical+psd+pattern", training.config).fit(training)
     ModelBundle(model).save(tmp_path / "b")
-    assert {p.name for p in (tmp_path / "b" / "extractor" / "pattern").iterdir()} == {"model.json"}
+    assert {p.name for p in (tmp_path / "b" / "extractor" / "pattern").iterdir()} == {"model.json", "classes.json"}
     saved = json.loads((tmp_path / "b" / "model.json").read_text())["model"]
     assert saved["models"][0]["penalised"] == model.selection_.penalised
     assert saved["models"][0]["penalty"] == model.logit_.penalty and saved["models"][0]["estimation"] == "ridge"

@@ -50,7 +50,8 @@ def test_run_study_contents(study, small_cohort_dir):
     assert (inc["df"] >= 0).all() and inc["p"].dropna().between(0, 1).all()
     head = study.headline()
     assert head["response_definition"] == "esv15" and head["patients"] == len(study.data)
-    assert head["feature_counts"] == {"ae": 64, "pca": 64}
+    pattern = study.training.features("pattern").shape[1]  # the 17 pattern features and the classes kept
+    assert pattern >= 17 and head["feature_counts"] == {"ae": 64, "pca": 64, "pattern": pattern}
     models = study.model_table().summary
     assert set(models.index.get_level_values("family")) == set(StudyConfig().stats.families)
     for family, model in study.models.items():  # the study reports its fitted models, nothing refit aside
@@ -145,7 +146,8 @@ def test_table2_shows_clinical_and_significant_features_only(study):
     significant = study.models[study.table2_family].selection_.significant
     clinical = list(study.training.clinical_screening().summary.index)
     assert list(shown.index) == clinical + ["psd_deg", "pbw_deg"] + significant
-    assert len(study.univariate.summary) == len(clinical) + 2 + 128  # the full screening stays in univariate.csv
+    pattern = study.training.features("pattern").shape[1]
+    assert len(study.univariate.summary) == len(clinical) + 2 + 128 + pattern  # the full screening stays in univariate.csv
 
 
 def test_table1_fisher_when_configured(small_cohort_dir):

@@ -18,9 +18,10 @@ PCA cap their feature count at ``n_maps - 1``).
 - ``"paper"`` (``ae``, ``pca``): the reference paper's rule -- univariate screening at ``stats.significance``, the
   ``stats.max_image_features`` most significant, one model per collinearity group, unpenalised. Right when one
   feature stands for the pattern (the paper's AE #30).
-- ``"ridge"`` (``pattern``): every feature with univariate p < ``stats.significance`` enters, shrunk together by a
-  ridge penalty chosen by inner cross-validation, beside the unpenalised clinical variables, PSD/PBW and any
-  paper-rule features. Right when several features each carry part of a pattern (coherence, harmonic fraction and
+- ``"ridge"`` (``pattern``: the pattern features and, where the training maps fall in two groups, each one's class,
+  :class:`~lvmd.features.ClassifiedPatternFeatures`): every feature with univariate p < ``stats.significance``
+  enters, shrunk together by a ridge penalty chosen by inner cross-validation, beside the unpenalised clinical
+  variables, PSD/PBW and any paper-rule features. Right when several features each carry part of a pattern (coherence, harmonic fraction and
   compactness of one wavefront): the paper's cap and collinearity split would keep one of them.
 """
 
@@ -32,7 +33,7 @@ from typing import Any, Callable
 
 from ..config import StudyConfig
 from ..errors import ModelError
-from ..features import AutoencoderFeatures, PatternFeatures, PCAFeatures
+from ..features import AutoencoderFeatures, ClassifiedPatternFeatures, FeatureClasses, PCAFeatures
 
 RESERVED = ("clinical", "psd", "pbw")
 SELECTION_RULES = ("paper", "ridge")
@@ -91,14 +92,17 @@ def _pca(config: StudyConfig, seed: int, n_maps: int) -> PCAFeatures:
     return PCAFeatures(n_components=feature_count(config.features.pca_components, n_maps), random_state=seed)
 
 
+def _pattern(config: StudyConfig, seed: int, n_maps: int) -> ClassifiedPatternFeatures:
+    return ClassifiedPatternFeatures(classes=FeatureClasses(random_state=seed))
+
+
 register_kind(ImageKind("ae", _autoencoder, AutoencoderFeatures.load,
                         "the reference paper's autoencoder: latent codes of the phase polar map"))
-def _pattern(config: StudyConfig, seed: int, n_maps: int) -> PatternFeatures:
-    return PatternFeatures()
 
 
 register_kind(ImageKind("pca", _pca, PCAFeatures.load,
                         "principal components of the phase polar map (the linear baseline)"))
-register_kind(ImageKind("pattern", _pattern, PatternFeatures.load,
+register_kind(ImageKind("pattern", _pattern, ClassifiedPatternFeatures.load,
                         "how and where the ventricle activates: phase coherence, circumferential harmonic, regional "
-                        "delays, the late region and its viability (docs/pattern-features.md)", selection="ridge"))
+                        "delays, the late region and its viability, and each feature's class where the training "
+                        "maps fall in two (docs/pattern-features.md)", selection="ridge"))
