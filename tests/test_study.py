@@ -82,6 +82,10 @@ def test_analyze_outputs(small_cohort_dir, fast_config, tmp_path, cli):
         assert (out / f"{name}.csv").exists() and (out / f"{name}.md").exists()
     for fig in ("example_bullseyes", "mean_phase_maps", "correlation_heatmap_ae", "roc_curves"):
         assert (out / f"{fig}.png").exists()
+    # correlation.csv: the paper's table, every kind's features in one file, row for row the per-kind files
+    combined = pd.read_csv(out / "correlation.csv")
+    per_kind = [pd.read_csv(f) for f in sorted(out.glob("correlation_*.csv"))]
+    assert len(combined) == sum(len(t) for t in per_kind) and {"AE1", "PC1"} <= set(combined["column"])
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["response_definition"] == "esv15" and manifest["config"]["features"]["iterations"] == 40
     assert set(manifest["timings_s"]) >= {"features (ae)", "report"}

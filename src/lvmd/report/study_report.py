@@ -7,8 +7,11 @@ import json
 import time
 from pathlib import Path
 
+import pandas as pd
+
 from .. import __version__
 from ..provenance import sha256, versions
+from ..stats import CorrelationResult
 from . import figures
 from .html import bullet_list, page, paragraph, save_figure
 
@@ -40,6 +43,9 @@ def write_study(result, out: Path, inputs: list[Path]) -> dict:
     tables = {"table1": result.table1, "univariate": result.univariate, "multivariate": result.multivariate,
               "roc": result.roc(), "incremental": result.incremental(), "models": result.model_table(),
               **{f"correlation_{k}": result.correlation(k) for k in kinds}}
+    if kinds:  # the paper's correlation table: every image feature of every kind against PSD and PBW, in one file
+        tables["correlation"] = CorrelationResult(pd.concat([result.correlation(k).summary for k in kinds],
+                                                            ignore_index=True))
     for name, res in tables.items():
         res.to_csv(out / f"{name}.csv")
         res.to_markdown(out / f"{name}.md")
