@@ -38,11 +38,15 @@ class GatedSpect:
         (dz, dy, dx) voxel size.
     study_id : str
         Pseudonymous id (file or folder stem).
+    lv_axis_hint : (row, col) or None
+        Where an earlier stage put the LV's long axis (the scanner path centres its short-axis grid on the LV it
+        found): phase analysis falls back to it, with a warning, when its own short-axis search finds no LV.
     """
 
     counts: np.ndarray
     spacing_mm: tuple[float, float, float]
     study_id: str = "study"
+    lv_axis_hint: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         self.counts = validate_counts(self.counts, self.study_id)

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage
 
+from ..errors import SpectError
 from ..io.spect import GatedSpect
 from .base import apex_position, find_base, valve_plane_samples
 from .geometry import LvGeometry, locate_lv
@@ -121,7 +122,7 @@ def analyze_study(study: GatedSpect, harmonics: int = 1, n_angles: int = 40, bin
     True
     """
     counts = study.counts
-    geometry = locate_lv(counts, study.spacing_mm, centre, apex_slice, base_slice, study.study_id, mask_radius_mm)
+    geometry = _locate(study, centre, apex_slice, base_slice, mask_radius_mm)
     summed = study.summed()
     apex = float(apex_slice) + 1.0 if apex_slice is not None else apex_position(summed, geometry)
     apex = min(apex, geometry.ring_slice)
@@ -264,6 +265,22 @@ def gate_scale(counts: np.ndarray, geometry: LvGeometry) -> np.ndarray:
     if totals.sum() < STATIC_FRACTION * float(counts[:, lv].sum()) or totals.min() <= 0:
         return np.ones(T)
     return totals / totals.mean()
+
+
+def _locate(study: GatedSpect, centre, apex_slice, base_slice, mask_radius_mm) -> LvGeometry:
+    """The LV's geometry; when the short-axis search finds none and an earlier stage put the LV axis in the middle
+    of the grid (``study.lv_axis_hint``), that axis is used, with a warning."""
+    try:
+        return locate_lv(study.counts, study.spacing_mm, centre, apex_slice, base_slice, study.study_id, mask_radius_mm)
+    except SpectError:
+        hint = getattr(study, "lv_axis_hint", None)
+        if centre is not None or hint is None:
+            raise
+    geometry = locate_lv(study.counts, study.spacing_mm, hint, apex_slice, base_slice, study.study_id, mask_radius_mm)
+    geometry.localisation.method = "reorientation"
+    geometry.localisation.warnings.append("the short-axis search found no clear LV ring: the LV axis found in the "
+                                          "transaxial volume was used; check the QC figure")
+    return geometry
 
 
 def _sample_adaptively(study: GatedSpect, geometry: LvGeometry, frame, last: int, n_angles: int, harmonics: int,

@@ -28,6 +28,7 @@ from .sample import AxialFrame, sample_wall
 
 EDGE_LEVEL = 0.5  # the basal edge: the wall count falls to this fraction of the mid-ventricle's
 MAX_DESCENT_MM = 20.0
+BASE_MARGIN_MM = 10.0  # the last sampled slice lies this far inside the end-systolic basal edge
 EXTRA_SLICES = 4  # slices beyond the summed-image base examined for the valve plane
 VALVE_JUMP_DEG = 90.0  # a phase jump this large between adjacent basal slices is the valve plane, not the wall
 
@@ -119,7 +120,7 @@ def find_base(counts: np.ndarray, geometry: LvGeometry, spacing_mm: tuple[float,
     else:
         # The last slice lies wholly inside the end-diastolic edge and inside the end-systolic one: what the valve
         # plane sweeps through is sampled only where tracking keeps it in place.
-        chosen = int(np.floor(min(e_ed - 1.0, e_ed - descent - 0.5)))
+        chosen = int(np.floor(min(e_ed - 1.0, e_ed - descent - BASE_MARGIN_MM / dz)))
         if chosen < geometry.ring_slice:
             warnings.append(f"the basal edge (slice {e_ed:.1f}) lies before the first ring slice: the LV looks very "
                             "short; check the QC figure")

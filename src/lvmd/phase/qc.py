@@ -5,7 +5,8 @@ drawn by :mod:`lvmd.report.qc_figures`).
 ``summary.csv``):
 
 - ``localisation_confidence`` (0-1) and ``localisation_method`` (``beating``, ``shape``: no usable motion,
-  ``manual``: the operator's centre);
+  ``manual``: the operator's centre, ``reorientation``: the scanner path's LV axis, when the short-axis search found
+  no ring);
 - ``extracardiac_ratio``: peak activity outside the LV region over the LV's peak level;
 - ``lv_counts_per_gate``, ``lv_counts_cv`` and ``gate_irregularity``: counts in the LV region per gate, their CV,
   and the largest departure of one gate from a smooth cycle fitted through them (tracer is conserved over the cycle

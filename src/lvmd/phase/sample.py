@@ -162,6 +162,7 @@ def sample_wall(counts: np.ndarray, geometry: LvGeometry, spacing_mm: tuple[floa
     R = geometry.radius_vox
     counts, (oz, oy, ox) = crop_to_lv(counts, geometry, 1.9 * R + max(WALL_WINDOW_MM / pix, 1.0) + 4, last)
     T, Z, Y, X = counts.shape
+    mask = None if geometry.extracardiac is None else geometry.extracardiac[oz:oz + Z, oy:oy + Y, ox:ox + X]
     centres = geometry.centres[oz:oz + Z] - np.array([oy, ox], float)
     apex, lo, last = geometry.apex_slice - oz, geometry.ring_slice - oz, min(last - oz, Z - 1)
     level = geometry.level
@@ -189,6 +190,12 @@ def sample_wall(counts: np.ndarray, geometry: LvGeometry, spacing_mm: tuple[floa
     behind = (np.arange(len(radii))[None, None, :] >= peak[..., None]) & (
         radii[None, None, :] <= radii[peak][..., None] + SPILL_REACH_MM / pix)
     spilled = (np.where(behind, hot, 0.0).max(axis=-1) > CLIP_ABOVE_LEVEL * level)
+    if mask is not None:
+        # Masked activity was set to zero, but its blurred tail still climbs towards the mask's edge.
+        masked = ndimage.map_coordinates(mask.astype(np.float32), [zz.ravel(), (cy - radii * sin[None, :, None]).ravel(),
+                                                                 (cx + radii * cos[None, :, None]).ravel()], order=0,
+                                         mode="constant").reshape(zz.shape)
+        spilled |= np.where(behind, masked, 0.0).max(axis=-1) > 0.5
     wall = _steady(_ring_fit(radii[peak], spilled, np.radians(angles)), WALL_STRAY_MM / pix)
     r_win = np.clip(wall[..., None] + np.where(spilled[..., None], -0.5 * half, offsets), 0, None)
 
@@ -229,7 +236,9 @@ def sample_wall(counts: np.ndarray, geometry: LvGeometry, spacing_mm: tuple[floa
     curves_cap = np.empty((cap_rings * n_angles, T))
     for g in range(T):
         z_g = np.clip(frame.tracked(slices + oz, g) - oz, 0, Z - 1) - bz  # where this gate's myocardium lies
-        z_win = np.broadcast_to(z_g[:, None, None], r_win.shape).ravel()
+        # A spilled ray stays in its slice: following the base would carry it through the static spill's gradient.
+        z_g = np.where(spilled, (slices - bz)[:, None], z_g[:, None])
+        z_win = np.broadcast_to(z_g[:, :, None], r_win.shape).ravel()
         values = ndimage.map_coordinates(smoothed[g], [z_win, rows_b, cols_b], order=1, mode="nearest")
         curves_sa[:, g] = values.reshape(len(slices) * n_angles, len(offsets)).max(axis=1)
         values = ndimage.map_coordinates(smoothed[g], cap_b, order=1, mode="nearest")

@@ -43,7 +43,8 @@ class ScannerStudy:
         if self.counts.shape[0] < 2:
             raise SpectError(f"{self.study_id}: the acquisition is not gated (one time slot): phase analysis needs a "
                              "gated (GATED TOMO) acquisition; `lvmd reconstruct` still reconstructs and reorients it")
-        return GatedSpect(self.counts, self.spacing_mm, self.study_id)
+        rows, cols = self.counts.shape[2:]
+        return GatedSpect(self.counts, self.spacing_mm, self.study_id, lv_axis_hint=((rows - 1) / 2.0, (cols - 1) / 2.0))
 
     @property
     def qc(self) -> dict:
