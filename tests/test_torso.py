@@ -1,9 +1,9 @@
-"""The anatomical torso bench: its geometry, timing and truth, its acquisitions, and (marked xfail until the
-issue-14 engine lands) the issue's acceptance figures for lvmd's engine on a fixed subset of bench cases."""
+"""The anatomical torso bench: its geometry, timing and truth, its acquisitions, and the issue-14 acceptance figures
+of lvmd's engine on fixed bench cases (the full pattern x gates x gut matrix on two entry paths; the cells that
+still fail are marked xfail with what was measured)."""
 
 from __future__ import annotations
 
-import dataclasses
 
 import numpy as np
 import pytest
@@ -385,25 +385,42 @@ def test_run_case_records_failures_instead_of_raising():
 # --- acceptance of the issue-14 engine on fixed bench cases -------------------------------------------------------------
 
 HIGH_COUNTS = dict(counts_per_view=1.2e6, dispersion_deg=0.0, defects=(), last_gate_fraction=1.0)
-NOISE_FLOOR = ("at 1.2e6 counts per view (about 10x clinical) each sample's phase still carries about 8-9 deg of "
-               "counting noise, and a gut loop 8x the LV touching the inferior wall adds spill: a synchronous LV "
-               "reads PSD 12 deg (noise-corrected 8; 2.7 deg at 100x counts)")
-ENGINE = pytest.mark.xfail(strict=False, reason=NOISE_FLOOR)
-ACCEPTANCE = {
-    "sync-8g-hot-gut-touching": (dict(pattern="synchronous", gates=8, gut_ratio=8.0, gut_gap_mm=0.5), "transaxial"),
-    "lbbb-16g-gut-6x": (dict(pattern="lbbb", delay_deg=100.0, gates=16, gut_ratio=6.0, gut_gap_mm=15.0), "short-axis"),
-    "anterior-late-8g-gut-10x": (dict(pattern="anterior_late", delay_deg=90.0, gates=8, gut_ratio=10.0,
-                                      gut_gap_mm=30.0), "transaxial"),
-    "two-region-step-16g": (dict(pattern="two_region", delay_deg=72.0, gates=16, step_centre_deg=0.0,
-                                 step_width_deg=180.0, step_rho_min=0.0, gut_ratio=0.0), "short-axis"),
+# The issue's accuracy matrix: every pattern with 8 and 16 gates, without and with a gut loop 8x the LV touching the
+# inferior wall, on the transaxial and the short-axis entry paths. "High counts" is 100x clinical (1.2e7 counts per
+# view): counting noise still puts 2-7 deg on each sample's phase there (at 10x clinical, 7-12 deg, which alone
+# takes a synchronous LV's PSD past the 4 deg tolerance).
+MATRIX_COUNTS = dict(counts_per_view=1.2e7, dispersion_deg=0.0, defects=(), last_gate_fraction=1.0)
+MATRIX_PATTERNS = {"synchronous": {}, "lbbb": dict(delay_deg=100.0), "anterior_late": dict(delay_deg=90.0),
+                   "two_region": dict(delay_deg=72.0, step_centre_deg=0.0, step_width_deg=180.0, step_rho_min=0.0)}
+MATRIX_GUT = {"no-gut": dict(gut_ratio=0.0), "hot-gut": dict(gut_ratio=8.0, gut_gap_mm=0.5)}
+MATRIX = [(p, g, gut) for p in MATRIX_PATTERNS for g in (8, 16) for gut in MATRIX_GUT]
+MATRIX_SEED = 1500
+MATRIX_FAILS = {  # measured on this matrix (both paths); docs/torso-bench.md gives the pass rates over other seeds
+    ("synchronous", 8, "hot-gut"): "the gut's own counting noise spills onto the inferior wall: PSD 4.7-5.2 deg "
+                                   "against a tolerance of 4 (1.8 at 1000x counts)",
+    ("lbbb", 8, "hot-gut"): "mid-ventricular samples that follow the base through the gut's spill read the base's "
+                            "timing: PSD 42 against 32.8 (38 without base tracking)",
 }
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=ENGINE) if n.startswith("sync") else n for n in sorted(ACCEPTANCE)])
-def test_engine_meets_the_acceptance_figures(name):
-    overrides, path = ACCEPTANCE[name]
-    case = random_case(1400 + sorted(ACCEPTANCE).index(name), **HIGH_COUNTS, **overrides)
-    row = run_case(case, path)
+def matrix_case(pattern: str, gates: int, gut: str):
+    """The fixed bench case of one cell of the accuracy matrix."""
+    return random_case(MATRIX_SEED + MATRIX.index((pattern, gates, gut)), pattern=pattern, gates=gates,
+                       **MATRIX_COUNTS, **MATRIX_PATTERNS[pattern], **MATRIX_GUT[gut])
+
+
+def _matrix_params():
+    for path in ("transaxial", "short-axis"):
+        for cell in MATRIX:
+            reason = MATRIX_FAILS.get(cell)
+            marks = [pytest.mark.xfail(strict=False, reason=reason)] if reason else []
+            yield pytest.param(path, *cell, marks=marks, id=f"{path}-{cell[0]}-{cell[1]}g-{cell[2]}")
+
+
+@pytest.mark.parametrize("path, pattern, gates, gut", list(_matrix_params()))
+def test_engine_meets_the_acceptance_figures(path, pattern, gates, gut):
+    """PSD within max(4 deg, 12 %) of truth and mean phase within 5 deg, at the result's own samples."""
+    row = run_case(matrix_case(pattern, gates, gut), path)
     assert row["error"] == ""
     assert row["localised"], row
     assert row["psd_ok"], (row["psd_est"], row["psd_true"])
@@ -431,13 +448,14 @@ def test_engine_on_raw_projections_with_hot_gut(tmp_path):
 
 
 def test_fixed_acceptance_cases_are_what_they_claim():
-    for name, (overrides, _) in ACCEPTANCE.items():
-        case = random_case(1400 + sorted(ACCEPTANCE).index(name), **HIGH_COUNTS, **overrides)
-        assert dataclasses.asdict(case)["pattern"] == overrides["pattern"]
+    for cell in MATRIX:
+        case = matrix_case(*cell)
+        assert (case.pattern, case.gates) == cell[:2]
         rendered = render(case)
-        assert rendered.gut_ratio == pytest.approx(overrides["gut_ratio"], rel=0.02)
-        if overrides["gut_ratio"]:
-            assert rendered.gut_gap_mm == pytest.approx(overrides["gut_gap_mm"], abs=0.3)
+        expected = MATRIX_GUT[cell[2]]
+        assert rendered.gut_ratio == pytest.approx(expected["gut_ratio"], rel=0.05)  # the bench calibrates within 3 %
+        if expected["gut_ratio"]:
+            assert rendered.gut_gap_mm == pytest.approx(expected["gut_gap_mm"], abs=0.3)
 
 
 def test_engine_flags_a_clipped_export():

@@ -18,7 +18,8 @@ from .metrics import latest_viable_segment, phase_metrics, segment_summary
 from .polarmap import samples_to_bullseye
 from .motion import harmonic_basis, noise_harmonics
 from .qc import clipping, gate_irregularity, gating_consistency, quality_warnings
-from .recovery import blur_kernel, blur_sd_mm, recover, regularisation, wall_fwhm_mm
+from .recovery import (MIN_FINE_STRUCTURE, blur_kernel, blur_sd_mm, fine_structure_ratio, recover, regularisation,
+                       wall_fwhm_mm)
 from .sample import WallSamples, sample_wall
 
 METRIC_KEYS = ("psd_deg", "pbw_deg", "peak_phase_deg", "mean_phase_deg", "entropy_pct", "skewness", "kurtosis")
@@ -152,6 +153,16 @@ def analyze_study(study: GatedSpect, harmonics: int = 1, n_angles: int = 40, bin
         """Indices of the wall samples when the base is grid row ``row``."""
         return np.flatnonzero((row_of <= row) & ~valve)
 
+    detail = np.nan
+    if weights is not None:
+        # Recovery amplifies detail finer than the blur: where that detail is no more than noise would make (a
+        # synchronous LV), it would only amplify noise.
+        w = wall(top_row)
+        detail = fine_structure_ratio(unit[w, 0], weights[w][:, w],
+                                      phase_noise_variance(sampled.curves[w], fourier["coefficients"][w, 0]))
+        if detail < MIN_FINE_STRUCTURE:
+            weights = None
+
     def recovered_phase(index: np.ndarray) -> np.ndarray:
         return phase_from_coefficients(recover(unit[index], weights, lam, index))
 
@@ -180,6 +191,7 @@ def analyze_study(study: GatedSpect, harmonics: int = 1, n_angles: int = 40, bin
     phase_noise = float(np.degrees(np.sqrt(noise_power / (2.0 * max(np.median(power), 1e-300)))))
     qc.update(valve_plane_samples=int(valve[row_of <= top_row].sum()), wall_samples=int(len(main)),
               blur_sd_mm=round(blur, 3), smoothing_mm=smoothing, recovery_lambda=round(lam, 5),
+              fine_structure_ratio=round(float(detail), 3),
               phase_noise_deg=round(phase_noise, 3),
               phase_noise_rms_deg=round(phase_noise_rms_deg(sampled.curves[main], fourier["coefficients"][main, 0]), 3))
     qc["psd_noise_corrected_deg"] = round(noise_corrected_psd(metrics["psd_deg"], qc["phase_noise_rms_deg"]), 3)
@@ -225,6 +237,15 @@ def _fill_upwards(values: np.ndarray, index: np.ndarray, rows: int, n_angles: in
     return grid.ravel()
 
 
+def phase_noise_variance(curves: np.ndarray, coefficients: np.ndarray) -> np.ndarray:
+    """Each sample's phase-noise variance (rad^2): its noise power (its own highest harmonics) over twice its
+    first-harmonic power, capped at 1."""
+    T = curves.shape[1]
+    noise = harmonic_basis(T, noise_harmonics(T)) @ curves.T  # (2 K, N)
+    own = 2.0 * (noise**2).mean(axis=0)
+    return np.minimum(own / (2.0 * np.maximum(np.abs(coefficients) ** 2, 1e-300)), 1.0)
+
+
 def phase_noise_rms_deg(curves: np.ndarray, coefficients: np.ndarray) -> float:
     """RMS phase noise (degrees) over samples: each sample's noise power (its own highest harmonics) over twice its
     first-harmonic power, capped at 1 rad^2 (a phase is bounded), averaged, square root.
@@ -233,10 +254,7 @@ def phase_noise_rms_deg(curves: np.ndarray, coefficients: np.ndarray) -> float:
     activity or in a defect are much noisier than the median one, so the median sample's noise understates it. The
     own-harmonic estimate is noisy per sample but independent of the first harmonic, so its average is unbiased.
     """
-    T = curves.shape[1]
-    noise = harmonic_basis(T, noise_harmonics(T)) @ curves.T  # (2 K, N)
-    own = 2.0 * (noise**2).mean(axis=0)
-    variance = np.minimum(own / (2.0 * np.maximum(np.abs(coefficients) ** 2, 1e-300)), 1.0)
+    variance = phase_noise_variance(curves, coefficients)
     return float(np.degrees(np.sqrt(variance.mean()))) if variance.size else 0.0
 
 

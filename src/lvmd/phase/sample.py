@@ -198,6 +198,16 @@ def sample_wall(counts: np.ndarray, geometry: LvGeometry, spacing_mm: tuple[floa
         spilled |= np.where(behind, masked, 0.0).max(axis=-1) > 0.5
     wall = _steady(_ring_fit(radii[peak], spilled, np.radians(angles)), WALL_STRAY_MM / pix)
     r_win = np.clip(wall[..., None] + np.where(spilled[..., None], -0.5 * half, offsets), 0, None)
+    # Rays near masked activity in 3-D (above or below their slice too) stay in their slice: following the base
+    # would carry them through the static spill's gradient, which reads as a count curve of the base's timing.
+    fixed = spilled.copy()
+    if mask is not None and mask.any():
+        distance = ndimage.distance_transform_edt(~mask, sampling=(dz, dy, dx))
+        at_wall = ndimage.map_coordinates(distance, [np.broadcast_to(slices[:, None].astype(float), wall.shape).ravel(),
+                                                     (centres[slices, 0][:, None] - wall * sin[None, :]).ravel(),
+                                                     (centres[slices, 1][:, None] + wall * cos[None, :]).ravel()],
+                                          order=1, mode="nearest").reshape(wall.shape)
+        fixed |= at_wall <= SPILL_REACH_MM
 
     # Apical cap: rays parallel to the long axis on rings inside the first ring slice's wall.
     r_cap = float(np.median(wall[0])) if len(wall) else R
@@ -236,8 +246,7 @@ def sample_wall(counts: np.ndarray, geometry: LvGeometry, spacing_mm: tuple[floa
     curves_cap = np.empty((cap_rings * n_angles, T))
     for g in range(T):
         z_g = np.clip(frame.tracked(slices + oz, g) - oz, 0, Z - 1) - bz  # where this gate's myocardium lies
-        # A spilled ray stays in its slice: following the base would carry it through the static spill's gradient.
-        z_g = np.where(spilled, (slices - bz)[:, None], z_g[:, None])
+        z_g = np.where(fixed, (slices - bz)[:, None], z_g[:, None])
         z_win = np.broadcast_to(z_g[:, :, None], r_win.shape).ravel()
         values = ndimage.map_coordinates(smoothed[g], [z_win, rows_b, cols_b], order=1, mode="nearest")
         curves_sa[:, g] = values.reshape(len(slices) * n_angles, len(offsets)).max(axis=1)
