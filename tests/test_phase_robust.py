@@ -260,8 +260,10 @@ def test_phase_qc_figure_draws_the_base_plane_without_touching_pyplot():
 def test_counting_noise_is_taken_out_of_psd_in_qc_and_warned_about_when_it_matters():
     noisy = analyze_study(make_phantom("synchronous", gates=8, peak_counts=60, seed=3).simulate())
     qc, psd = noisy.qc, noisy.metrics["psd_deg"]
-    assert qc["psd_noise_corrected_deg"] == pytest.approx(np.sqrt(psd**2 - qc["phase_noise_rms_deg"] ** 2), abs=2e-3)
+    assert qc["psd_noise_corrected_deg"] == pytest.approx(np.sqrt(max(psd**2 - qc["phase_noise_spread_deg"] ** 2, 0)),
+                                                          abs=2e-3)
     assert qc["phase_noise_rms_deg"] >= qc["phase_noise_deg"]
+    assert qc["psd_noise_corrected_deg"] < 0.5 * psd  # a synchronous LV: counting noise is most of what PSD reads
     assert qc["psd_noise_inflation_deg"] == pytest.approx(psd - qc["psd_noise_corrected_deg"], abs=2e-3)
     assert qc["psd_noise_inflation_deg"] > 4.0
     assert any("inflates PSD by about" in w for w in noisy.warnings)

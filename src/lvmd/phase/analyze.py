@@ -194,7 +194,8 @@ def analyze_study(study: GatedSpect, harmonics: int = 1, n_angles: int = 40, bin
               fine_structure_ratio=round(float(detail), 3),
               phase_noise_deg=round(phase_noise, 3),
               phase_noise_rms_deg=round(phase_noise_rms_deg(sampled.curves[main], fourier["coefficients"][main, 0]), 3))
-    qc["psd_noise_corrected_deg"] = round(noise_corrected_psd(metrics["psd_deg"], qc["phase_noise_rms_deg"]), 3)
+    qc["phase_noise_spread_deg"] = round(phase_noise_spread_deg(sampled.curves[main], fourier["coefficients"][main, 0]), 3)
+    qc["psd_noise_corrected_deg"] = round(noise_corrected_psd(metrics["psd_deg"], qc["phase_noise_spread_deg"]), 3)
     qc["psd_noise_inflation_deg"] = round(float(metrics["psd_deg"]) - qc["psd_noise_corrected_deg"], 3)
     qc["warnings"] = warnings + quality_warnings(qc)
     return PhaseResult(
@@ -218,7 +219,7 @@ def analyze_study(study: GatedSpect, harmonics: int = 1, n_angles: int = 40, bin
 def noise_corrected_psd(psd_deg: float, phase_noise_deg: float) -> float:
     """PSD with the counting noise taken out: sqrt(PSD^2 - noise^2), 0 when noise explains it all.
 
-    Independent phase noise of SD ``phase_noise_deg`` on every sample adds its variance to the samples' spread, so
+    Phase noise that spreads the samples by ``phase_noise_deg`` (see :func:`phase_noise_spread_deg`) adds its variance, so
     the measured PSD overstates the wall's own dispersion; the difference is what the QC warns about. ``psd_deg``
     itself stays the measured SD (the quantity published normal limits refer to).
     """
@@ -244,6 +245,32 @@ def phase_noise_variance(curves: np.ndarray, coefficients: np.ndarray) -> np.nda
     noise = harmonic_basis(T, noise_harmonics(T)) @ curves.T  # (2 K, N)
     own = 2.0 * (noise**2).mean(axis=0)
     return np.minimum(own / (2.0 * np.maximum(np.abs(coefficients) ** 2, 1e-300)), 1.0)
+
+
+def phase_noise_spread_deg(curves: np.ndarray, coefficients: np.ndarray) -> float:
+    """What counting noise adds to the spread of phases between samples (degrees): each noise harmonic, read as
+    a perturbation of every sample's first harmonic, moves its phase by Im(n conj(c)) / |c|^2; the variance of that
+    over samples, averaged over the noise harmonics, square root.
+
+    Noise in a reconstructed image is correlated over centimetres, so neighbouring samples' phases move together and
+    the spread grows less than each sample's own noise variance would say; the noise harmonics carry the same
+    correlation, so their spread over samples measures it. (Perturbations are capped at 1 rad: a phase is bounded.)
+    """
+    T = curves.shape[1]
+    if len(coefficients) < 3:
+        return 0.0
+    harmonics = noise_harmonics(T)
+    rows = harmonic_basis(T, harmonics) @ curves.T  # (2 K, N): cos and sin rows of each noise harmonic
+    noise = rows[0::2] + 1j * rows[1::2]
+    c = np.asarray(coefficients, np.complex128)
+    size = np.maximum(np.abs(c), 1e-300)[None, :]
+    shift = np.imag(noise * np.conj(c)[None, :]) / size**2
+    # The Nyquist harmonic of an even gate count has one component only (the other vanishes at the gate centres):
+    # that component over |c| has the variance a whole harmonic's projection would.
+    nyquist = 2 * harmonics == T
+    shift[nyquist] = (np.real(noise[nyquist]) + np.imag(noise[nyquist])) / size
+    shift = np.clip(shift, -1.0, 1.0)
+    return float(np.degrees(np.sqrt(np.mean(np.var(shift, axis=1)))))
 
 
 def phase_noise_rms_deg(curves: np.ndarray, coefficients: np.ndarray) -> float:

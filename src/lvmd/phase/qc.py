@@ -21,9 +21,10 @@ drawn by :mod:`lvmd.report.qc_figures`).
   base moves one slice either way);
 - ``phase_noise_deg``: a median sample's phase noise (from the noise power in the highest harmonics), the floor
   that counting statistics put under PSD; ``smoothing_mm`` is the pre-smoothing chosen to keep it low;
-  ``phase_noise_rms_deg``: the RMS over samples (what noise adds to the samples' spread); ``psd_noise_corrected_deg``:
-  sqrt(PSD^2 - rms noise^2), an estimate of the wall's own dispersion, and ``psd_noise_inflation_deg`` the
-  difference (warned about when noise alone moves PSD by more than max(4 deg, 12 %));
+  ``phase_noise_rms_deg``: the RMS over samples; ``phase_noise_spread_deg``: what noise adds to the spread between
+  samples (less than the RMS: reconstructed noise is correlated over centimetres, so neighbours move together);
+  ``psd_noise_corrected_deg``: sqrt(PSD^2 - spread^2), an estimate of the wall's own dispersion, and
+  ``psd_noise_inflation_deg`` the difference (warned about when noise alone moves PSD by more than max(4 deg, 12 %));
 - ``extracardiac_near_ratio``: peak activity within 3 cm of the LV region over the LV's peak level (warned about
   from 1.5x: it can spill into the nearest wall); ``valve_plane_samples`` of ``wall_samples`` set aside as valve
   plane (warned about above 10 %);
