@@ -20,6 +20,7 @@ from pathlib import Path
 from . import __version__
 from ._paths import confined_path
 from .errors import ModelError
+from .jsonfile import read_json_object
 from .model import CRTResponseModel, ImageFeatures
 from .provenance import sha256, versions
 
@@ -92,7 +93,8 @@ class ModelBundle:
         folder = Path(folder)
         if not folder.is_dir():
             raise ModelError(f"{folder}: not an lvmd bundle (not a folder)")
-        sums = _read_json(folder / CHECKSUMS, f"not an lvmd bundle (missing {CHECKSUMS})")
+        sums = read_json_object(folder / CHECKSUMS, "bundle checksum list", f"not an lvmd bundle (missing {CHECKSUMS})",
+                                plain_only=True)
         present = _bundle_files(folder)
         for name in sorted(present - set(sums)):
             raise ModelError(f"{folder / name}: file not listed in {CHECKSUMS} (bundle tampered with?)")
@@ -102,7 +104,8 @@ class ModelBundle:
                 raise ModelError(f"{path}: listed in {CHECKSUMS} but missing")
             if not isinstance(digest, str) or sha256(path) != digest:
                 raise ModelError(f"{path}: checksum mismatch (bundle modified after it was saved); refusing to load")
-        meta = _read_json(folder / "model.json", "not an lvmd bundle (missing model.json)")
+        meta = read_json_object(folder / "model.json", "bundle model description",
+                                "not an lvmd bundle (missing model.json)", plain_only=True)
         if meta.get("format") != FORMAT:
             raise ModelError(f"{folder}: not an lvmd bundle (format {meta.get('format')!r})")
         if meta.get("format_version") != FORMAT_VERSION or _major(str(meta.get("lvmd_version", ""))) != _major(__version__):
@@ -122,25 +125,6 @@ class ModelBundle:
         except ModelError as exc:
             raise ModelError(f"{folder / 'model.json'}: {exc}") from None
         return cls(model, corrected, meta)
-
-
-MAX_JSON_BYTES = 50 * 2**20  # far above any model.json or checksums.json lvmd writes
-
-
-def _read_json(path: Path, missing: str) -> dict:
-    """A JSON object from a plain file of the bundle (not a link; size-limited), or one ModelError line."""
-    if path.is_symlink() or not path.is_file():
-        raise ModelError(f"{path.parent}: {missing}" if not path.is_symlink() else
-                         f"{path}: is a symbolic link; a bundle holds plain files only")
-    try:
-        if path.stat().st_size > MAX_JSON_BYTES:
-            raise ModelError(f"{path}: {path.stat().st_size} bytes is too large for an lvmd bundle file")
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        raise ModelError(f"{path}: not readable JSON ({exc})") from None
-    if not isinstance(value, dict):
-        raise ModelError(f"{path}: expected a JSON object, found a {type(value).__name__}")
-    return value
 
 
 def _bundle_files(folder: Path) -> set[str]:

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ModelError
+from ..jsonfile import read_json_object
 from ..polar import GRID, disc_mask
 
 N_PIXELS = GRID * GRID
@@ -52,23 +53,12 @@ def write_json(path: Path, payload: dict) -> None:
     path.write_text(json.dumps(payload, indent=2, sort_keys=True))
 
 
-MAX_JSON_BYTES = 64 * 2**20  # a model description is a few kB; a larger file is not one lvmd wrote
 FLOAT_DTYPES = ("F16", "BF16", "F32", "F64")
 
 
 def read_json(path: Path, what: str) -> dict:
     """Read a JSON object written by lvmd, with a clear error when absent, oversized, corrupt or not an object."""
-    if not path.is_file():
-        raise ModelError(f"{path.parent}: not an lvmd model folder (missing {path.name})")
-    try:
-        if path.stat().st_size > MAX_JSON_BYTES:
-            raise ModelError(f"{path}: {path.stat().st_size} bytes is too large for a {what}")
-        payload = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        raise ModelError(f"{path}: corrupt {what} ({exc})") from None
-    if not isinstance(payload, dict):
-        raise ModelError(f"{path}: corrupt {what} (a JSON {type(payload).__name__}, not an object)")
-    return payload
+    return read_json_object(path, what, f"not an lvmd model folder (missing {path.name})")
 
 
 def read_safetensors(path: Path, expected: dict[str, tuple[int, ...]], framework: str) -> dict:
