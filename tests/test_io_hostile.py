@@ -264,6 +264,13 @@ def test_dicom_frame_vectors(tmp_path):
     ds.save_as(tmp_path / "huge.dcm")
     with pytest.raises(SpectError, match="entries reach 65535 but the study holds only 48 frames"):
         read_spect(tmp_path / "huge.dcm")
+    for declared in (0, 7):
+        ds = pydicom.dcmread(good)
+        ds.NumberOfTimeSlots = declared
+        ds.save_as(tmp_path / "slots.dcm")
+        with pytest.raises(SpectError, match=rf"slots.dcm: Number of Time Slots \(0054,0071\) is {declared} but the "
+                                             "Time Slot Vector holds 8 gates"):
+            read_spect(tmp_path / "slots.dcm")
     ds = pydicom.dcmread(good)
     ds.TimeSlotVector = [2] + list(ds.TimeSlotVector)[1:]
     ds.save_as(tmp_path / "twice.dcm")

@@ -307,9 +307,11 @@ def read_dicom(path: Path) -> GatedSpect:
         else [path]
     if not files:
         raise SpectError(f"{path}: folder holds no DICOM files")
-    frames, slots, slices, spacing, size = [], [], [], None, 0
+    frames, slots, slices, spacing, size, declared = [], [], [], None, 0, {}
     for f in files:
         ds = read_nm_dataset(f)
+        if "NumberOfTimeSlots" in ds:
+            declared[f] = ds.get("NumberOfTimeSlots")
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=UserWarning, module="pydicom")  # values are checked here
             pixels, t, s = _dicom_frames(ds, f)
@@ -332,6 +334,10 @@ def read_dicom(path: Path) -> GatedSpect:
         raise SpectError(f"{path}: Time Slot / Slice Vector entries reach {max(n_t, n_s)} but the study holds only "
                          f"{len(pixels)} frames")
     _check_frame_grid(path, t, s, n_t, n_s)
+    for f, value in declared.items():  # a folder's files may each declare their own share: checked in one file only
+        if not isinstance(value, int) or value < 1 or (len(files) == 1 and value != n_t):
+            raise SpectError(f"{f}: Number of Time Slots (0054,0071) is {value!r} but the Time Slot Vector holds "
+                             f"{n_t} gates")
     counts = np.zeros((n_t, n_s, *pixels.shape[1:]), dtype=np.float32)
     counts[t - 1, s - 1] = pixels
     return GatedSpect(counts, spacing, study_stem(path))
