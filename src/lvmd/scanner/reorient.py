@@ -240,12 +240,13 @@ def orient_apex(image: np.ndarray, centre: np.ndarray, axis: np.ndarray, radius:
 
 def myocardial_centroid(lv_image: np.ndarray, centre: np.ndarray, axis: np.ndarray, voxel_mm: float,
                         reach_mm: float = 55.0) -> np.ndarray:
-    """Count-weighted centroid of the LV myocardium: the LV's centre (the shell detector's best centre sits towards
-    the apex, where a sphere fits an elongated LV best).
+    """Centroid of the LV wall: the LV's centre (the shell detector's best centre sits towards the apex, where a
+    sphere fits an elongated LV best).
 
-    The myocardium is the connected part of the image at myocardial level (over 55 % of the LV level) that holds
-    the wall around ``centre``, within ``reach_mm`` of the axis and from 100 mm towards the base to 70 mm towards
-    the apex.
+    The LV is the connected part of the image at myocardial level (over 55 % of the LV level) that holds the wall
+    around ``centre``, within ``reach_mm`` of the axis and from 100 mm towards the base to 70 mm towards the apex; its
+    wall is then taken direction by direction (:func:`_wall_centroid`), so that attenuation does not pull the centre
+    towards the brighter walls (on the bench's raw projections: 11 of 200 centres more than 1 cm off before).
     """
     g = np.indices(lv_image.shape).reshape(3, -1).astype(float) - centre[:, None]
     along = (axis @ g) * voxel_mm
@@ -262,8 +263,26 @@ def myocardial_centroid(lv_image: np.ndarray, centre: np.ndarray, axis: np.ndarr
     if counts.max() == 0:
         return centre
     keep = (labels == int(np.argmax(counts))).ravel()
-    w = lv_image.ravel()[keep]
-    return centre + (g[:, keep] @ w) / w.sum()
+    return centre + _wall_centroid(lv_image.ravel(), g, along, radial, inside.ravel(), keep, axis)
+
+
+def _wall_centroid(values, g, along, radial, inside, keep, axis, sectors: int = 24, slab_mm: float = 7.0):
+    """Unweighted centroid (offset from the provisional centre, voxels) of the wall, each wall direction judged
+    against its own brightness: a voxel counts when it holds 55 % of the brightest voxel of its (axial slab, angular
+    sector) bin. Without attenuation correction the inferior wall and the base read dimmer than the apex and the
+    anterior wall, and a count-weighted centroid (or one fixed threshold) is pulled towards the bright walls."""
+    e1 = np.cross(axis, [1.0, 0.0, 0.0] if abs(axis[0]) < 0.9 else [0.0, 1.0, 0.0])
+    e1 /= np.linalg.norm(e1)
+    e2 = np.cross(axis, e1)
+    sector = (((np.arctan2(e2 @ g, e1 @ g) + np.pi) / (2 * np.pi) * sectors).astype(int)) % sectors
+    lo, hi = along[keep].min(), along[keep].max()
+    region = inside & (along >= lo) & (along <= hi) & (radial <= radial[keep].max()) & (values >= 0.25)
+    slab = np.floor((along - lo) / slab_mm).astype(int)
+    bins = np.where(region, slab * sectors + sector, -1)
+    peak = np.zeros(int(bins.max()) + 2)
+    np.maximum.at(peak, bins[region], values[region])
+    wall = region & (values >= 0.55 * peak[np.maximum(bins, 0)])
+    return g[:, wall].mean(axis=1) if wall.any() else (g[:, keep] @ values[keep]) / values[keep].sum()
 
 
 @dataclass
