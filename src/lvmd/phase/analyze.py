@@ -263,7 +263,7 @@ def phase_noise_spread_deg(curves: np.ndarray, coefficients: np.ndarray) -> floa
     rows = harmonic_basis(T, harmonics) @ curves.T  # (2 K, N): cos and sin rows of each noise harmonic
     noise = rows[0::2] + 1j * rows[1::2]
     c = np.asarray(coefficients, np.complex128)
-    size = np.maximum(np.abs(c), 1e-300)[None, :]
+    size = np.maximum(np.abs(c), 1e-150)[None, :]  # its square stays a normal float
     shift = np.imag(noise * np.conj(c)[None, :]) / size**2
     # The Nyquist harmonic of an even gate count has one component only (the other vanishes at the gate centres):
     # that component over |c| has the variance a whole harmonic's projection would.
