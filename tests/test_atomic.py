@@ -183,8 +183,10 @@ HOLDER = textwrap.dedent("""
     import signal, sys, time
     from pathlib import Path
     from lvmd.outputs import atomic_dir, Terminated
-    # Ctrl-C as an interactive shell delivers it: a background job (CI, nohup) starts with SIGINT ignored.
+    # Ctrl-C and hang-up as an interactive shell delivers them: a background job starts with SIGINT ignored, and
+    # nohup ignores SIGHUP (lvmd then leaves it ignored, as the user asked).
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
     try:
         with atomic_dir(sys.argv[1]) as tmp:
             (tmp / "part.txt").write_text("x")
