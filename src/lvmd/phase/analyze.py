@@ -238,11 +238,16 @@ def _fill_upwards(values: np.ndarray, index: np.ndarray, rows: int, n_angles: in
     return grid.ravel()
 
 
+def _noise_rows(curves: np.ndarray) -> np.ndarray:
+    """The (N, T) curves' noise harmonics (:func:`lvmd.phase.motion.noise_harmonics`): cos and sin rows, (2 K, N)."""
+    T = curves.shape[1]
+    return harmonic_basis(T, noise_harmonics(T)) @ curves.T
+
+
 def phase_noise_variance(curves: np.ndarray, coefficients: np.ndarray) -> np.ndarray:
     """Each sample's phase-noise variance (rad^2): its noise power (its own highest harmonics) over twice its
     first-harmonic power, capped at 1."""
-    T = curves.shape[1]
-    noise = harmonic_basis(T, noise_harmonics(T)) @ curves.T  # (2 K, N)
+    noise = _noise_rows(curves)
     own = 2.0 * (noise**2).mean(axis=0)
     return np.minimum(own / (2.0 * np.maximum(np.abs(coefficients) ** 2, 1e-300)), 1.0)
 
@@ -260,7 +265,7 @@ def phase_noise_spread_deg(curves: np.ndarray, coefficients: np.ndarray) -> floa
     if len(coefficients) < 3:
         return 0.0
     harmonics = noise_harmonics(T)
-    rows = harmonic_basis(T, harmonics) @ curves.T  # (2 K, N): cos and sin rows of each noise harmonic
+    rows = _noise_rows(curves)
     noise = rows[0::2] + 1j * rows[1::2]
     c = np.asarray(coefficients, np.complex128)
     size = np.maximum(np.abs(c), 1e-150)[None, :]  # its square stays a normal float
@@ -287,9 +292,7 @@ def phase_noise_rms_deg(curves: np.ndarray, coefficients: np.ndarray) -> float:
 
 def _noise_power(curves: np.ndarray) -> float:
     """Expected first-harmonic power of noise alone, from the highest harmonics of the (N, T) sample curves."""
-    T = curves.shape[1]
-    noise = harmonic_basis(T, noise_harmonics(T)) @ curves.T
-    return float((noise**2).mean() * 2.0)
+    return float((_noise_rows(curves) ** 2).mean() * 2.0)
 
 
 def gate_scale(counts: np.ndarray, geometry: LvGeometry) -> np.ndarray:
