@@ -10,10 +10,12 @@ gives the basal edge in every gate (where it falls to half the mid-ventricular l
 each edge pools a whole ring of samples, so it holds at clinical counts). The reference is the edge at
 end-diastole (the gate where the mid-ventricle's wall counts are lowest); gates whose edge lies closer to the apex
 are followed (up to 20 mm), while an edge that moves outwards is not descent (a thickening wall pushes the half-maximum
-outwards) and is ignored. The last sampled slice lies wholly inside the end-diastolic edge and half a slice inside
-the end-systolic one: at clinical resolution the slices the valve plane sweeps through read its motion as much as
-the wall's, however well it is followed. The sampler then
-follows this plane (:class:`lvmd.phase.sample.AxialFrame`), and basal samples that still beat in anti-phase to the
+outwards) and is ignored. The last sampled slice lies wholly inside the end-diastolic edge and 10 mm
+(``BASE_MARGIN_MM``) inside the end-systolic one: at clinical resolution the slices the valve plane sweeps through read its motion as much as
+the wall's, however well it is followed. The descent is then measured again in six angular sectors (each wall's
+base descends with that wall's own shortening: in an LBBB-like LV the lateral base descends about the lateral delay
+after the septal one, and following one mean descent misreads the late walls). The sampler follows this plane
+(:class:`lvmd.phase.sample.AxialFrame`), and basal samples that still beat in anti-phase to the
 body of the LV (valve-plane or atrial activity above the base, a tilted valve plane) are set aside by
 :func:`valve_plane_samples`.
 """
@@ -31,6 +33,7 @@ MAX_DESCENT_MM = 20.0
 BASE_MARGIN_MM = 10.0  # the last sampled slice lies this far inside the end-systolic basal edge
 EXTRA_SLICES = 4  # slices beyond the summed-image base examined for the valve plane
 VALVE_JUMP_DEG = 90.0  # a phase jump this large between adjacent basal slices is the valve plane, not the wall
+BASE_SECTORS = 6  # angular sectors whose base is followed separately (each wall shortens with its own timing)
 
 
 @dataclass
@@ -112,6 +115,9 @@ def find_base(counts: np.ndarray, geometry: LvGeometry, spacing_mm: tuple[float,
     e_ed = float(np.mean(edges[[(ed - 1) % T, ed, (ed + 1) % T]]))
     per_gate = np.clip(edges, e_ed - MAX_DESCENT_MM / dz, e_ed)
     descent = float(e_ed - per_gate.min())
+    if BASE_SECTORS > 1 and probe.n_angles % BASE_SECTORS == 0:
+        per_gate = e_ed - _sector_descent(probe.curves.reshape(len(probe.grid_rho), probe.n_angles, T)[sa], body,
+                                          start, positions, ed, MAX_DESCENT_MM / dz)
     if base_slice is not None:
         shift = (base_slice + 1.0) - e_ed
         e_ed += shift
@@ -130,6 +136,21 @@ def find_base(counts: np.ndarray, geometry: LvGeometry, spacing_mm: tuple[float,
                         "gating or the valve plane may be wrong")
     frame = AxialFrame(float(apex), float(e_ed), per_gate)
     return BaseEstimate(frame, chosen, float(descent * dz), edges, warnings)
+
+
+def _sector_descent(curves: np.ndarray, body: slice, start: int, positions: np.ndarray, ed: int,
+                    max_descent: float) -> np.ndarray:
+    """Descent of the base (slices, >= 0) in every gate and angular sector, shape (T, BASE_SECTORS)."""
+    rows, n_angles, T = curves.shape
+    walls = curves.reshape(rows, BASE_SECTORS, n_angles // BASE_SECTORS, T).mean(axis=2)
+    out = np.empty((T, BASE_SECTORS))
+    near_ed = [(ed - 1) % T, ed, (ed + 1) % T]
+    for s in range(BASE_SECTORS):
+        mid = np.median(walls[body, s], axis=0)
+        edges = np.array([_edge(walls[:, s, g] / max(mid[g], 1e-12), start, positions) for g in range(T)])
+        e_ed = float(np.mean(edges[near_ed]))
+        out[:, s] = e_ed - np.clip(edges, e_ed - max_descent, e_ed)
+    return out
 
 
 def valve_plane_samples(phase_deg: np.ndarray, n_angles: int, first_sa_row: int, rows_to_check: int = 4) -> np.ndarray:

@@ -13,7 +13,9 @@ to zero first.
 The base moves towards the apex in systole (8-15 mm). When a per-gate base position is given, the short-axis rows
 follow it: a row at fraction f of the apex-to-base distance at end-diastole is sampled at the same fraction in every
 gate, so that each sample follows the same myocardium through the cycle instead of watching the base leave its
-slice (which would read as a wall beating in anti-phase).
+slice (which would read as a wall beating in anti-phase). The base may be given per angular sector (each wall
+shortens with its own timing: in LBBB the lateral base descends late), and a ray that moves keeps to the wall of the
+slice it has moved to (its radius and the LV centre there).
 """
 
 from __future__ import annotations
@@ -44,7 +46,9 @@ class AxialFrame:
     base : float
         End-diastolic base (the valve plane; rho = 1).
     base_per_gate : numpy.ndarray or None
-        Base position in every gate (the valve plane's descent); None: the base does not move.
+        Base position in every gate (the valve plane's descent), shape (T,), or in every gate and angular sector,
+        shape (T, S) (sector s centred on theta (s + 1/2) 360 / S degrees: each wall shortens with its own timing);
+        None: the base does not move.
     """
 
     apex: float
@@ -55,13 +59,22 @@ class AxialFrame:
         """Bullseye radius of axial position(s) ``z``."""
         return (np.asarray(z, float) - self.apex) / max(self.base - self.apex, 1e-6)
 
-    def tracked(self, z, gate: int) -> np.ndarray:
-        """Where the myocardium at end-diastolic position ``z`` lies in ``gate``."""
-        z = np.asarray(z, float)
+    def tracked(self, z, gate: int, theta_deg) -> np.ndarray:
+        """Where the myocardium at end-diastolic positions ``z`` (K,) lies in ``gate`` at angles ``theta_deg`` (A,):
+        shape (K, A)."""
+        z = np.asarray(z, float)[:, None]
+        theta = np.asarray(theta_deg, float)
         if self.base_per_gate is None:
-            return z
-        scale = (self.base_per_gate[gate] - self.apex) / max(self.base - self.apex, 1e-6)
-        return self.apex + (z - self.apex) * scale
+            return np.broadcast_to(z, (len(z), len(theta)))
+        base = np.asarray(self.base_per_gate, float)[gate]
+        if base.ndim == 1:  # per sector: circular linear interpolation between sector centres
+            sectors = len(base)
+            position = (theta * sectors / 360.0 - 0.5) % sectors
+            lower = np.floor(position).astype(int)
+            frac = position - lower
+            base = (1.0 - frac) * base[lower] + frac * base[(lower + 1) % sectors]
+        scale = (base - self.apex) / max(self.base - self.apex, 1e-6)
+        return self.apex + (z - self.apex) * np.broadcast_to(scale, theta.shape)[None, :]
 
 
 @dataclass
@@ -197,7 +210,6 @@ def sample_wall(counts: np.ndarray, geometry: LvGeometry, spacing_mm: tuple[floa
                                          mode="constant").reshape(zz.shape)
         spilled |= np.where(behind, masked, 0.0).max(axis=-1) > 0.5
     wall = _steady(_ring_fit(radii[peak], spilled, np.radians(angles)), WALL_STRAY_MM / pix)
-    r_win = np.clip(wall[..., None] + np.where(spilled[..., None], -0.5 * half, offsets), 0, None)
     # Rays near masked activity in 3-D (above or below their slice too) stay in their slice: following the base
     # would carry them through the static spill's gradient, which reads as a count curve of the base's timing.
     fixed = spilled.copy()
@@ -225,30 +237,40 @@ def sample_wall(counts: np.ndarray, geometry: LvGeometry, spacing_mm: tuple[floa
     z_win_cap = np.clip(z_wall[..., None] + z_off, 0, Z - 1)
     cap_coords = np.stack([z_win_cap.ravel(), np.repeat(crow.ravel(), len(z_off)), np.repeat(ccol.ravel(), len(z_off))])
 
+    # Where each gate's myocardium lies: rows follow the base (rays near masked activity stay in their slice), and
+    # a tracked ray keeps to the wall: its radius and the LV centre are those of the slice it has moved to (the LV
+    # narrows towards the apex, so the end-diastolic slice's radius would leave the wall behind).
+    z_t = np.stack([np.where(fixed, slices[:, None].astype(float),
+                             np.clip(frame.tracked(slices + oz, g, angles) - oz, 0, Z - 1)) for g in range(T)])
+    at = np.clip(z_t - lo, 0, len(slices) - 1)
+    below = np.minimum(np.floor(at).astype(int), len(slices) - 2) if len(slices) > 1 else np.zeros(at.shape, int)
+    frac = at - below if len(slices) > 1 else np.zeros(at.shape)
+    upper = np.minimum(below + 1, len(slices) - 1)
+    column = np.arange(n_angles)[None, None, :]
+    wall_t = (1 - frac) * wall[below, column] + frac * wall[upper, column]
+    centre_t = [np.interp(z_t, np.arange(Z), centres[:, k]) for k in (0, 1)]
+    r_t = np.clip(wall_t[..., None] + np.where(spilled[None, ..., None], -0.5 * half, offsets), 0, None)
+    rows_w = centre_t[0][..., None] - r_t * sin[None, None, :, None]
+    cols_w = centre_t[1][..., None] + r_t * cos[None, None, :, None]
+
     # Light 3-D smoothing of every gate (as a reconstruction post-filter would) before the maximal-count search,
     # on the smallest box holding every sampling point.
     smoothing_vox = smoothing_mm / np.array([dz, dy, dx])
-    rows_w = cy - r_win * sin[None, :, None]
-    cols_w = cx + r_win * cos[None, :, None]
-    lo_corner = np.floor(np.array([min(z_win_cap.min(), lo), min(rows_w.min(), crow.min()),
+    lo_corner = np.floor(np.array([min(z_win_cap.min(), z_t.min()), min(rows_w.min(), crow.min()),
                                    min(cols_w.min(), ccol.min())]) - 3 * smoothing_vox - 1).astype(int)
-    hi_corner = np.ceil(np.array([last, max(rows_w.max(), crow.max()), max(cols_w.max(), ccol.max())])
+    hi_corner = np.ceil(np.array([max(last, z_t.max()), max(rows_w.max(), crow.max()), max(cols_w.max(), ccol.max())])
                         + 3 * smoothing_vox + 2).astype(int)
     lo_corner = np.maximum(lo_corner, 0)
     hi_corner = np.minimum(hi_corner, [Z, Y, X])
     box = counts[:, lo_corner[0]:hi_corner[0], lo_corner[1]:hi_corner[1], lo_corner[2]:hi_corner[2]]
     smoothed = ndimage.gaussian_filter(box, (0, *smoothing_vox), truncate=3.0) if smoothing_mm > 0 else box
-    bz, by, bx = lo_corner
-    rows_b = (rows_w - by).ravel()
-    cols_b = (cols_w - bx).ravel()
     cap_b = cap_coords - lo_corner[:, None]
     curves_sa = np.empty((len(slices) * n_angles, T))
     curves_cap = np.empty((cap_rings * n_angles, T))
     for g in range(T):
-        z_g = np.clip(frame.tracked(slices + oz, g) - oz, 0, Z - 1) - bz  # where this gate's myocardium lies
-        z_g = np.where(fixed, (slices - bz)[:, None], z_g[:, None])
-        z_win = np.broadcast_to(z_g[:, :, None], r_win.shape).ravel()
-        values = ndimage.map_coordinates(smoothed[g], [z_win, rows_b, cols_b], order=1, mode="nearest")
+        z_win = np.broadcast_to(z_t[g][..., None], r_t.shape[1:]).ravel() - lo_corner[0]
+        values = ndimage.map_coordinates(smoothed[g], [z_win, rows_w[g].ravel() - lo_corner[1],
+                                                       cols_w[g].ravel() - lo_corner[2]], order=1, mode="nearest")
         curves_sa[:, g] = values.reshape(len(slices) * n_angles, len(offsets)).max(axis=1)
         values = ndimage.map_coordinates(smoothed[g], cap_b, order=1, mode="nearest")
         curves_cap[:, g] = values.reshape(cap_rings * n_angles, len(z_off)).max(axis=1)
