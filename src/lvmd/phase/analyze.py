@@ -410,8 +410,15 @@ def _peak_near(summed: np.ndarray, geometry: LvGeometry, region_vox: float, reac
     first, last = max(geometry.apex_slice - 1, 0), min(geometry.base_slice + 1, Z - 1)
     extra = int(np.ceil(reach_vox / max(slice_ratio, 1e-6)))
     lo, hi = max(first - extra, 0), min(last + extra, Z - 1)
-    image = ndimage.gaussian_filter(summed[lo:hi + 1].astype(np.float64), 0.7)
-    yy, xx = np.ogrid[0:Y, 0:X]
+    # Only the in-plane box the search reaches is smoothed, with a margin wider than the kernel (4 SD): inside it the
+    # values are those of smoothing the whole slices.
+    centres = geometry.centres[first:last + 1]
+    margin = region_vox + reach_vox + 4
+    y0, y1 = max(int(np.floor(centres[:, 0].min() - margin)), 0), min(int(np.ceil(centres[:, 0].max() + margin)) + 1, Y)
+    x0, x1 = max(int(np.floor(centres[:, 1].min() - margin)), 0), min(int(np.ceil(centres[:, 1].max() + margin)) + 1, X)
+    image = ndimage.gaussian_filter(summed[lo:hi + 1, y0:y1, x0:x1].astype(np.float64), 0.7)
+    Y, X = y1 - y0, x1 - x0
+    yy, xx = np.ogrid[y0:y1, x0:x1]
     peak = 0.0
     for z in range(lo, hi + 1):
         c = geometry.centres[min(max(z, first), last)]
