@@ -90,6 +90,13 @@ def _edge(profile: np.ndarray, start: int, positions: np.ndarray) -> float:
     return float(positions[-1] + 0.5)
 
 
+def _basal_edges(wall: np.ndarray, body: slice, start: int, positions: np.ndarray) -> np.ndarray:
+    """The basal edge (slice units) in every gate of a (rows, T) wall-count profile, each gate normalised by the
+    median of its ``body`` rows."""
+    mid = np.median(wall[body], axis=0)
+    return np.array([_edge(wall[:, g] / max(mid[g], 1e-12), start, positions) for g in range(wall.shape[1])])
+
+
 def find_base(counts: np.ndarray, geometry: LvGeometry, spacing_mm: tuple[float, float, float], apex: float,
               base_slice: int | None = None) -> BaseEstimate:
     """Valve plane of a gated (T, Z, Y, X) study; ``base_slice`` (the operator's) fixes the end-diastolic base."""
@@ -105,7 +112,7 @@ def find_base(counts: np.ndarray, geometry: LvGeometry, spacing_mm: tuple[float,
     body = slice(max(n // 6, 0), max(2 * (geometry.base_slice - geometry.ring_slice + 1) // 3, 1))
     mid = np.median(wall[body], axis=0)
     start = body.stop - 1
-    edges = np.array([_edge(wall[:, g] / max(mid[g], 1e-12), start, positions) for g in range(T)])
+    edges = _basal_edges(wall, body, start, positions)
     warnings: list[str] = []
     # End-diastole: where the mid-ventricle's wall counts (thickening) are lowest on their first harmonic. Only
     # motion towards the apex from there is descent: a thickening wall also pushes the half-maximum edge outwards.
@@ -146,8 +153,7 @@ def _sector_descent(curves: np.ndarray, body: slice, start: int, positions: np.n
     out = np.empty((T, BASE_SECTORS))
     near_ed = [(ed - 1) % T, ed, (ed + 1) % T]
     for s in range(BASE_SECTORS):
-        mid = np.median(walls[body, s], axis=0)
-        edges = np.array([_edge(walls[:, s, g] / max(mid[g], 1e-12), start, positions) for g in range(T)])
+        edges = _basal_edges(walls[:, s], body, start, positions)
         e_ed = float(np.mean(edges[near_ed]))
         out[:, s] = e_ed - np.clip(edges, e_ed - max_descent, e_ed)
     return out
