@@ -136,6 +136,56 @@ def test_bad_projection_files(tmp_path, cli):
         read_spect(hla)
 
 
+def _two_detectors(ds, gates: int) -> None:
+    """Rewrite a one-detector file of V views as two detectors of V/2 views each (a dual-head camera, each head
+    covering half the arc), frames in the DICOM order: detector, then time slot, then view."""
+    rotation = ds.RotationInformationSequence[0]
+    views, step = int(rotation.NumberOfFramesInRotation), float(rotation.AngularStep)
+    half = views // 2
+    sign = 1.0 if rotation.RotationDirection == "CC" else -1.0
+    frames = np.frombuffer(ds.PixelData, np.uint16).reshape(gates, views, ds.Rows, ds.Columns)
+    ds.PixelData = np.stack([frames[:, :half], frames[:, half:]]).tobytes()
+    ds.DetectorVector = [int(d) + 1 for d in np.repeat(np.arange(2), gates * half)]
+    ds.TimeSlotVector = [int(t) + 1 for t in np.tile(np.repeat(np.arange(gates), half), 2)]
+    ds.AngularViewVector = [int(v) + 1 for v in np.tile(np.arange(half), 2 * gates)]
+    ds.EnergyWindowVector = ds.RotationVector = [1] * (2 * gates * half)
+    rotation.NumberOfFramesInRotation = half
+    first = ds.DetectorInformationSequence[0]
+    second = pydicom.Dataset()
+    for key in ("ImagePositionPatient", "ImageOrientationPatient"):
+        setattr(second, key, getattr(first, key))
+    first.RadialPosition = second.RadialPosition = list(first.RadialPosition)[:half]
+    first.StartAngle = rotation.StartAngle
+    second.StartAngle = f"{(float(rotation.StartAngle) + sign * half * step) % 360:.4f}"
+    ds.DetectorInformationSequence.append(second)
+
+
+def test_two_detector_layout_reads_as_one_and_a_scrambled_one_is_refused(tmp_path, cli):
+    """A dual-head file gives the same projections and angles as the single-head file it was made from; a file whose
+    Angular View Vector says the frames are out of order (PyTomography would give them the wrong angles) is refused."""
+    rng = np.random.default_rng(3)
+    gates, views = 2, 8
+    counts = rng.integers(0, 500, size=(gates, views, 16, 12)).astype(float)
+    angles = 180.0 + np.arange(views) * 22.5
+    single = tmp_path / "single.dcm"
+    write_projections(single, counts, angles, 6.8)
+    ds = pydicom.dcmread(single)
+    _two_detectors(ds, gates)
+    dual = tmp_path / "dual.dcm"
+    ds.save_as(dual)
+    one, two = read_projections(single), read_projections(dual)
+    assert np.array_equal(one.counts, two.counts)
+    assert np.allclose(np.asarray(one.proj_meta.angles), np.asarray(two.proj_meta.angles))
+    ds.AngularViewVector = [int(v) + 1 for v in np.tile(np.arange(views // 2)[::-1], 2 * gates)]
+    ds.save_as(tmp_path / "scrambled.dcm")
+    with pytest.raises(SpectError, match="frame layout not supported: in energy window 1, time slot 1"):
+        read_projections(tmp_path / "scrambled.dcm")
+    edited = _edited(tmp_path, "short.dcm", lambda d: setattr(d, "AngularViewVector", list(d.AngularViewVector)[:-1]))
+    res = cli("reconstruct", str(edited), "--out", str(tmp_path / "x.npz"))
+    assert res.returncode == 2 and "Angular View Vector (0054,0090) has 29 entries for 30 frames" in res.stderr
+    assert not (tmp_path / "x.npz").exists()
+
+
 def test_phase_accepts_raw_and_transaxial(simulated_acquisition, tmp_path, cli):
     from lvmd.io.spect import write_spect
     from lvmd.scanner import reconstruct

@@ -100,12 +100,51 @@ def check_projection_file(path: Path):
     if rotation[0].get("RadialPosition") is not None:
         dicom_numbers(rotation[0], "RadialPosition", "Radial Position (0018,1142)", path)
     frames = dicom_numbers(ds, "NumberOfFrames", "Number of Frames (0028,0008)", path, int, 1)[0] if "NumberOfFrames" in ds else 1
+    _check_frame_order(ds, path, frames, int(rotation[0].NumberOfFramesInRotation))
     rows, columns, bits = (dicom_numbers(ds, k, k, path, int, 1)[0] for k in ("Rows", "Columns", "BitsAllocated"))
     expected = frames * rows * columns * bits // 8
     if "PixelData" not in ds or len(ds.PixelData) < expected:
         raise SpectError(f"{path}: pixel data truncated ({len(ds.get('PixelData', b''))} of {expected} bytes for "
                          f"{frames} frames)")
     return ds
+
+
+FRAME_VECTORS = {"EnergyWindowVector": "Energy Window Vector (0054,0010)", "DetectorVector": "Detector Vector (0054,0020)",
+                 "TimeSlotVector": "Time Slot Vector (0054,0070)", "AngularViewVector": "Angular View Vector (0054,0090)"}
+
+
+def _check_frame_order(ds, path: Path, frames: int, views_per_rotation: int) -> None:
+    """Refuse a frame layout that PyTomography would misread.
+
+    PyTomography takes each time slot's frames in file order as detector 1's views, then detector 2's, each
+    ``Number of Frames in Rotation`` long, and gives them angles from the start angle on; it does not read the
+    Angular View Vector. Frames stored in another order (the DICOM order puts the view last, varying fastest) would
+    be reconstructed from scrambled angles without an error, so the vectors are checked here.
+    """
+    vectors = {}
+    for key, name in FRAME_VECTORS.items():
+        if key in ds:
+            values = np.atleast_1d(dicom_numbers(ds, key, name, path, int))
+            if len(values) != frames:
+                raise SpectError(f"{path}: {name} has {len(values)} entries for {frames} frames")
+            vectors[key] = values
+    ones = np.ones(frames, int)
+    windows, detectors = vectors["EnergyWindowVector"], vectors["DetectorVector"]
+    slots, views = vectors.get("TimeSlotVector", ones), vectors.get("AngularViewVector")
+    for window in np.unique(windows):
+        for slot in np.unique(slots):
+            chosen = (windows == window) & (slots == slot)
+            d = detectors[chosen]
+            per_detector = np.unique(d, return_counts=True)[1]
+            ordered = bool(np.all(np.diff(d) >= 0))
+            if views is not None:
+                v = views[chosen]
+                ordered &= bool(np.all((np.diff(v) > 0) | (np.diff(d) > 0)))
+            if not ordered or np.any(per_detector != views_per_rotation):
+                raise SpectError(f"{path}: frame layout not supported: in energy window {window}, time slot {slot} "
+                                 f"the frames are not detector by detector with {views_per_rotation} views each in "
+                                 "order (Detector Vector (0054,0020), Angular View Vector (0054,0090), Number of Frames "
+                                 "in Rotation (0054,0053))")
 
 
 def read_projections(path: str | Path, energy_window: int = 0) -> Projections:
