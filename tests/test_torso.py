@@ -480,12 +480,13 @@ def test_engine_flags_a_short_gate_and_not_noise_at_16_gates():
     assert not any("gating dropouts" in w for w in analyze_study(steady).warnings)
 
 
-def test_engine_picks_a_dilated_lv_over_the_rv_and_says_the_choice_was_close():
-    """EDV 243 mL with a bright RV crescent: the LV beats twice as much and is taken; the margin is reported."""
+def test_engine_picks_a_dilated_lv_over_a_bright_rv():
+    """EDV 243 mL with a bright RV crescent: the LV, a cup open at the base, is taken clearly (with the octant shell
+    detector, whose weakest octant looked into the open base, the margin over the RV was below 0.3)."""
     row = run_case(random_case(1009), "transaxial")
     assert row["localised"], row
-    assert 0.0 < row["qc_reorientation_margin"] < 0.3
-    assert "another structure" in row["qc_warnings"]
+    assert row["qc_reorientation_margin"] > 0.5
+    assert "another structure" not in row["qc_warnings"]
 
 
 @pytest.mark.parametrize("pattern, lateral_minus_septal", [("synchronous", 0.0), ("lbbb", None)])

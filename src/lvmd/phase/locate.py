@@ -36,6 +36,8 @@ from .motion import BeatingMap, beating_map
 
 WALL_RADII_MM = (14.0, 19.0, 24.0, 30.0, 36.0)  # candidate mid-wall radii of the LV in short-axis slices
 SHELL_RADII_MM = (16.0, 21.0, 27.0, 33.0)  # candidate mid-wall radii of the LV as a 3-D shell
+SHELL_SECTORS = 20  # directional sectors of the 3-D shell detector
+SHELL_OPEN_SECTORS = 4  # sectors that may look into the open base (about a fifth of the directions)
 RING_HALF_WIDTH_MM = 4.0
 CLIP_ABOVE_LEVEL = 1.3  # the image is clipped at this multiple of the LV level before the shape detector runs
 EXTRACARDIAC_HOT = 1.5  # activity above this multiple of the LV level cannot be myocardium
@@ -142,34 +144,39 @@ def ring_scores(image: np.ndarray, pix_mm: float, radii_vox: list[float]) -> tup
 
 
 @lru_cache(maxsize=32)
-def _shell_kernels(radius: float, half_width: float) -> np.ndarray:
-    """The eight octant kernels of a spherical shell and the inner-ball kernel (isotropic voxels)."""
+def _shell_kernels(radius: float, half_width: float, sectors: int) -> np.ndarray:
+    """Kernels of a spherical shell cut into ``sectors`` directional sectors (each shell voxel goes to the nearest of
+    as many evenly spread directions), then the inner-ball kernel (isotropic voxels). Empty sectors are left out."""
     size = int(np.ceil(radius + half_width)) + 1
     g = np.mgrid[-size:size + 1, -size:size + 1, -size:size + 1].astype(float)
     r = np.sqrt((g**2).sum(axis=0))
     shell = np.abs(r - radius) <= half_width
-    kernels = []
-    for sx in (-1, 1):
-        for sy in (-1, 1):
-            for sz in (-1, 1):
-                octant = shell & (sx * g[0] >= 0) & (sy * g[1] >= 0) & (sz * g[2] >= 0)
-                kernels.append(octant / octant.sum())
+    nearest = np.argmax(np.tensordot(fibonacci_directions(sectors), g, axes=(1, 0)), axis=0)
+    kernels = [part / part.sum() for part in (shell & (nearest == i) for i in range(sectors)) if part.any()]
     inner = r <= max(radius - 2 * half_width, 0.55 * radius, 1.0)
     kernels.append(inner / inner.sum())
     return np.stack(kernels)
 
 
 def shell_scores(image: np.ndarray, radius_vox: float, half_width_vox: float) -> np.ndarray:
-    """3-D shell score of every voxel of an isotropic volume: weakest octant minus the inner ball."""
-    kernels = _shell_kernels(radius_vox, half_width_vox)
+    """3-D shell score of every voxel of an isotropic volume: a weak sector's mean minus the inner ball's.
+
+    The LV is a cup, not a closed shell: its base is open to the valve plane and atria, which take up to a fifth of
+    the directions seen from inside the cavity. The score therefore takes the sector just above the weakest
+    ``SHELL_OPEN_SECTORS``; a hot solid blob still scores about zero (its inner ball is as bright as its shell), and
+    the edge of an organ or the RV's crescent, which leave half the directions dark, still score low.
+    """
+    kernels = _shell_kernels(radius_vox, half_width_vox, SHELL_SECTORS)
     k = kernels.shape[-1]
     shape = tuple(sfft.next_fast_len(n + k - 1, real=True) for n in image.shape)
-    spectrum = sfft.rfftn(image, shape)
-    out = sfft.irfftn(spectrum[None] * sfft.rfftn(kernels[:, ::-1, ::-1, ::-1], shape, axes=(1, 2, 3)), shape,
-                      axes=(1, 2, 3))
+    spectrum = sfft.rfftn(np.asarray(image, np.float32), shape)
+    kernel_spectra = sfft.rfftn(kernels[:, ::-1, ::-1, ::-1].astype(np.float32), shape, axes=(1, 2, 3))
+    out = sfft.irfftn(spectrum[None] * kernel_spectra, shape, axes=(1, 2, 3))
     h = k // 2
     out = out[:, h:h + image.shape[0], h:h + image.shape[1], h:h + image.shape[2]]
-    return out[:8].min(axis=0) - out[8]
+    n_sectors = len(out) - 1
+    open_sectors = min(SHELL_OPEN_SECTORS, n_sectors - 1)
+    return np.partition(out[:n_sectors], open_sectors, axis=0)[open_sectors] - out[n_sectors]
 
 
 def top_candidates(score: np.ndarray, radius: np.ndarray, separation_vox, n: int = 8) -> list[Candidate]:

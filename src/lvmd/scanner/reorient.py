@@ -32,6 +32,7 @@ from ..phase.locate import (CLIP_ABOVE_LEVEL, EXTRACARDIAC_HOT, MIN_SHELL_SCORE,
 LEFT = np.array([1.0, 0.0, 0.0])
 ANTERIOR = np.array([0.0, -1.0, 0.0])
 SUPERIOR = np.array([0.0, 0.0, 1.0])
+RING_FRACTION = 0.5  # a slab is LV where myocardium-level activity fills this share of the sectors around the axis
 WALL_BAND_MM = 12.0  # wall voxels lie this close (mm, radially) to their bin's brightest voxel
 AXIS_LINE_SHIFT_MM = 7.0  # the refined long axis may pass this far from the centroid (see find_long_axis)
 NO_LV_HINT_3D = "give the LV centre (--lv-centre X Y Z) and, if needed, --axis-angles and --mask-radius"
@@ -282,7 +283,8 @@ def _wall_centroid(values, g, along, radial, inside, keep, axis, sectors: int = 
     region = inside & (along >= lo) & (along <= hi) & (radial <= radial[keep].max()) & (values >= 0.25)
     slab = np.floor((along - lo) / slab_mm).astype(int)
     bins = np.where(region, slab * sectors + sector, -1)
-    peak = np.zeros(int(bins.max()) + 2)
+    n_slabs = int(slab[region].max()) + 1 if region.any() else 1
+    peak = np.zeros(n_slabs * sectors)
     np.maximum.at(peak, bins[region], values[region])
     # Only the band of wall around each bin's brightest voxel counts: a bright RV beyond the septum (or other activity
     # the LV's connected region reaches) is not LV wall.
@@ -292,7 +294,10 @@ def _wall_centroid(values, g, along, radial, inside, keep, axis, sectors: int = 
     peak_radius = np.zeros(len(peak))
     peak_radius[bins[brightest]] = radial[brightest]
     band = np.abs(radial - peak_radius[np.maximum(bins, 0)]) <= WALL_BAND_MM
-    wall = region & band & (values >= 0.55 * peak[np.maximum(bins, 0)])
+    # Only slabs where myocardium rings the axis are the LV: a liver or gut loop joined to the wall fills a few
+    # sectors of the slabs beyond the base or the apex, and would otherwise take the centre with it.
+    ringed = (peak.reshape(n_slabs, sectors) >= 0.55).mean(axis=1) >= RING_FRACTION
+    wall = region & band & (values >= 0.55 * peak[np.maximum(bins, 0)]) & ringed[np.clip(slab, 0, n_slabs - 1)]
     return g[:, wall].mean(axis=1) if wall.any() else (g[:, keep] @ values[keep]) / values[keep].sum()
 
 
