@@ -468,6 +468,25 @@ def test_engine_flags_a_clipped_export():
     assert "clip" in warnings.lower() or "satur" in warnings.lower()
 
 
+def test_engine_flags_a_clipped_transaxial_export():
+    """A transaxial file whose every gate peaks at 255 is flagged: the check runs on the file's own counts, since the
+    short-axis resampling interpolates the ceiling away. The same file unclipped is not flagged."""
+    from lvmd.batch import merge_scanner_qc
+    from lvmd.phase import analyze_study
+    from lvmd.scanner import from_transaxial
+
+    flags = []
+    for ceiling in (255, None):
+        case = random_case(1430, pattern="synchronous", gut_ratio=2.0, gut_gap_mm=30.0, export_ceiling=ceiling,
+                           **HIGH_COUNTS)
+        scanner = from_transaxial(transaxial_study(case))
+        result = analyze_study(scanner.gated())
+        merge_scanner_qc(result, scanner.qc)
+        flags.append((result.qc["clipping"], result.qc["clipping_detail"]["ceiling"],
+                      any("clipped" in w for w in result.qc["warnings"])))
+    assert flags == [(True, 255, True), (False, None, False)]
+
+
 def test_engine_flags_a_short_gate_and_not_noise_at_16_gates():
     """A short last gate (bad-beat rejection) is named from static activity; a well-gated 16-gate study at clinical
     counts, whose LV counts per gate wander by noise, is not flagged."""

@@ -41,12 +41,16 @@ class GatedSpect:
     lv_axis_hint : (row, col) or None
         Where an earlier stage put the LV's long axis (the scanner path centres its short-axis grid on the LV it
         found): phase analysis falls back to it, with a warning, when its own short-axis search finds no LV.
+    source_clipping : (bool, dict) or None
+        Clipping evidence (:func:`lvmd.phase.qc.clipping`) measured on the file this study was resampled from (the
+        scanner path's transaxial volume): interpolation into the short axis smooths away an integer ceiling.
     """
 
     counts: np.ndarray
     spacing_mm: tuple[float, float, float]
     study_id: str = "study"
     lv_axis_hint: tuple[float, float] | None = None
+    source_clipping: tuple[bool, dict] | None = None
 
     def __post_init__(self) -> None:
         self.counts = validate_counts(self.counts, self.study_id)

@@ -372,7 +372,7 @@ def _quality(study: GatedSpect, geometry: LvGeometry, samples: WallSamples, base
         region[z] = (yy - c[0]) ** 2 + (xx - c[1]) ** 2 <= reach**2
     lv_counts = (counts.reshape(T, -1) @ region.ravel().astype(np.float32)).astype(np.float64)
     near_peak = _peak_near(study.summed(), geometry, reach, NEAR_LV_MM / pix, study.spacing_mm[0] / pix)
-    clipped, detail = clipping(counts, region)
+    clipped, detail = study.source_clipping if study.source_clipping is not None else clipping(counts, region)
     sa = ~np.isnan(samples.row_slice)
     wall_curve = samples.curves.reshape(len(samples.grid_rho), samples.n_angles, T)[sa].mean(axis=(0, 1))
     loc = geometry.localisation

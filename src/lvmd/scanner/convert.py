@@ -11,6 +11,7 @@ import numpy as np
 
 from ..errors import SpectError
 from ..io.spect import GatedSpect, read_volume
+from ..phase.qc import clipping
 from .projections import read_projections
 from .recon import reconstruct
 from .reorient import Reorientation, reorient_to_short_axis
@@ -30,6 +31,9 @@ class ScannerStudy:
         (T, X, Y, Z) in PyTomography object axes.
     reorientation : Reorientation
         Where the LV was found (with its confidence and warnings).
+    source_clipping : (bool, dict) or None
+        Clipping evidence of the reconstructed file the study came from (None for raw projections: lvmd's own
+        reconstruction is not clipped).
     """
 
     counts: np.ndarray
@@ -37,6 +41,7 @@ class ScannerStudy:
     study_id: str
     transaxial: np.ndarray
     reorientation: Reorientation
+    source_clipping: tuple[bool, dict] | None = None
 
     def gated(self) -> GatedSpect:
         """The short-axis study as a :class:`GatedSpect` (refused when not gated)."""
@@ -44,7 +49,8 @@ class ScannerStudy:
             raise SpectError(f"{self.study_id}: the acquisition is not gated (one time slot): phase analysis needs a "
                              "gated (GATED TOMO) acquisition; `lvmd reconstruct` still reconstructs and reorients it")
         rows, cols = self.counts.shape[2:]
-        return GatedSpect(self.counts, self.spacing_mm, self.study_id, lv_axis_hint=((rows - 1) / 2.0, (cols - 1) / 2.0))
+        return GatedSpect(self.counts, self.spacing_mm, self.study_id, lv_axis_hint=((rows - 1) / 2.0, (cols - 1) / 2.0),
+                          source_clipping=self.source_clipping)
 
     @property
     def qc(self) -> dict:
@@ -98,7 +104,7 @@ def from_transaxial(study: GatedSpect, lv_centre=None, axis_angles=None, mask_ra
     volume = np.transpose(study.counts[:, ::-1, :, :], (0, 3, 2, 1))  # (T, x, y, z inferior -> superior)
     sa, info = reorient_to_short_axis(volume, dx, lv_centre, axis_angles, mask_radius_mm=mask_radius_mm,
                                       patient_axes=patient_axes, study_id=study.study_id)
-    return ScannerStudy(sa, (dx, dx, dx), study.study_id, volume, info)
+    return ScannerStudy(sa, (dx, dx, dx), study.study_id, volume, info, clipping(study.counts))
 
 
 def read_mu_map(path: str | Path | None) -> np.ndarray | None:
