@@ -317,3 +317,36 @@ def test_reconstruct_overrides_always_win(gut_acquisition, tmp_path, cli):
     res = cli("reconstruct", str(path), "--out", str(tmp_path / "b.npz"), "--mask-radius", "-3", "--quiet")
     assert res.returncode == 2 and "argument --mask-radius: -3: must be above 0" in res.stderr
     assert not (tmp_path / "b.npz").exists()
+
+
+@pytest.mark.parametrize("codes", [("L", "P", "S"), ("P", "L", "I"), ("R", "A", "S")])
+def test_transaxial_nifti_is_turned_into_the_display_by_its_header(tmp_path, codes):
+    """A transaxial NIfTI stored mirrored or permuted, with a header that says so, reads exactly as the display-order
+    volume (columns right -> left, rows anterior -> posterior, slices superior -> inferior): otherwise septum and
+    lateral wall change places. A header without orientation (lvmd's own files) is read as stored."""
+    import nibabel as nib
+    from nibabel import orientations
+
+    rng = np.random.default_rng(5)
+    display = rng.random((8, 5, 6, 7)).astype(np.float32)  # (gate, slice, row, col)
+    spacing = {"L": 1.5, "P": 2.0, "I": 3.0}  # col, row, slice
+    xyzt = np.transpose(display, (3, 2, 1, 0))  # NIfTI (i, j, k) = (col, row, slice) in ("L", "P", "I")
+    transform = orientations.ornt_transform(orientations.axcodes2ornt(("L", "P", "I")), orientations.axcodes2ornt(codes))
+    stored = orientations.apply_orientation(xyzt, transform)
+    affine = orientations.inv_ornt_aff(orientations.ornt_transform(orientations.axcodes2ornt(codes),
+                                                                   orientations.axcodes2ornt(("R", "A", "S"))),
+                                       stored.shape[:3])
+    axis_spacing = {"L": 1.5, "R": 1.5, "P": 2.0, "A": 2.0, "I": 3.0, "S": 3.0}
+    affine = affine @ np.diag([axis_spacing[c] for c in codes] + [1.0])
+    assert nib.aff2axcodes(affine) == codes
+    path = tmp_path / "t.nii.gz"
+    nib.save(nib.Nifti1Image(np.ascontiguousarray(stored), affine), path)
+    study = read_spect(path, transaxial=True)
+    assert np.array_equal(study.counts, display)
+    assert study.spacing_mm == (spacing["I"], spacing["P"], spacing["L"])
+    unknown = tmp_path / "u.nii.gz"
+    image = nib.Nifti1Image(np.ascontiguousarray(stored), affine)
+    image.set_sform(None, code=0)
+    image.set_qform(None, code=0)
+    nib.save(image, unknown)
+    assert np.array_equal(read_spect(unknown, transaxial=True).counts, np.transpose(stored, (3, 2, 1, 0)))

@@ -106,7 +106,7 @@ def load_study(path: Path, options: PhaseOptions):
     if is_raw_projection_file(path):
         study = from_projections(path, **scanner)
     elif options.transaxial:
-        study = from_transaxial(read_spect(path), scanner.get("lv_centre"), scanner.get("axis_angles"),
+        study = from_transaxial(read_spect(path, transaxial=True), scanner.get("lv_centre"), scanner.get("axis_angles"),
                                 scanner.get("mask_radius_mm"))
     else:
         return read_spect(path), None

@@ -116,10 +116,18 @@ def _check_real_dtype(path: Path, name: str, dtype: np.dtype) -> None:
         raise SpectError(f"{path}: {name} is not numeric (dtype {dtype})")
 
 
-def read_nifti(path: Path) -> GatedSpect:
+TRANSAXIAL_DISPLAY = ("L", "P", "I")  # NIfTI (i, j, k) of the transaxial display: columns right -> left, rows
+# anterior -> posterior, slices superior -> inferior
+
+
+def read_nifti(path: Path, transaxial: bool = False) -> GatedSpect:
     """Read a 4-D NIfTI (x = col, y = row, z = slice, t = gate) with spacing from the header.
 
-    The declared shape is checked against :data:`MAX_STUDY_BYTES` before the voxels are read.
+    The declared shape is checked against :data:`MAX_STUDY_BYTES` before the voxels are read. With ``transaxial``
+    the voxels are turned into the transaxial display (:data:`TRANSAXIAL_DISPLAY`) as the header's orientation says
+    when it says anything (sform or qform code above 0; converters such as dcm2niix set it): a mirrored or permuted
+    volume would otherwise put the septum where the lateral wall is. A header without orientation is taken as
+    already in the display.
     """
     img, shape = _open_nifti(path)
     if len(shape) == 3:
@@ -130,8 +138,25 @@ def read_nifti(path: Path) -> GatedSpect:
         zooms = tuple(float(z) for z in img.header.get_zooms())
     except Exception as exc:  # nibabel raises many types for corrupt headers
         raise SpectError(f"{path}: not a readable NIfTI file ({type(exc).__name__}: {exc})") from None
-    counts = np.transpose(_nifti_voxels(path, img, shape), (3, 2, 1, 0))
+    voxels = _nifti_voxels(path, img, shape)
+    if transaxial and (int(img.header["sform_code"]) > 0 or int(img.header["qform_code"]) > 0):
+        voxels, zooms = _to_transaxial_display(path, img.affine, voxels, zooms)
+    counts = np.transpose(voxels, (3, 2, 1, 0))
     return GatedSpect(counts, (zooms[2], zooms[1], zooms[0]), study_stem(path))
+
+
+def _to_transaxial_display(path: Path, affine: np.ndarray, voxels: np.ndarray, zooms: tuple) -> tuple:
+    """(x, y, z, t) voxels and zooms flipped and permuted from the affine's orientation into the transaxial display."""
+    from nibabel import orientations
+
+    source = orientations.io_orientation(affine)
+    if np.isnan(source).any():
+        raise SpectError(f"{path}: the NIfTI orientation (sform/qform) is degenerate; fix the header or clear its "
+                         "sform and qform codes to read the volume as stored")
+    transform = orientations.ornt_transform(source, orientations.axcodes2ornt(TRANSAXIAL_DISPLAY))
+    spatial = orientations.apply_orientation(voxels, transform)
+    order = np.argsort(transform[:, 0].astype(int))  # output axis i takes input axis order[i]
+    return spatial, tuple(zooms[int(a)] for a in order) + tuple(zooms[3:])
 
 
 def _open_nifti(path: Path):
@@ -370,8 +395,9 @@ def study_stem(path: Path) -> str:
     return name
 
 
-def read_spect(path: str | Path) -> GatedSpect:
-    """Read a gated short-axis study from npz, NIfTI (.nii, .nii.gz) or DICOM (file or folder)."""
+def read_spect(path: str | Path, transaxial: bool = False) -> GatedSpect:
+    """Read a gated short-axis study from npz, NIfTI (.nii, .nii.gz) or DICOM (file or folder); with ``transaxial``
+    a NIfTI header's orientation is applied (see :func:`read_nifti`)."""
     path = Path(path)
     if not path.exists():
         raise SpectError(f"{path}: file not found")
@@ -383,7 +409,7 @@ def read_spect(path: str | Path) -> GatedSpect:
     if name.endswith(".npz"):
         return read_npz(path)
     if name.endswith(".nii") or name.endswith(".nii.gz"):
-        return read_nifti(path)
+        return read_nifti(path, transaxial)
     return read_dicom(path)
 
 
@@ -400,6 +426,8 @@ def write_spect(study: GatedSpect, path: str | Path) -> None:
         dz, dy, dx = study.spacing_mm
         img = nib.Nifti1Image(np.transpose(study.counts, (3, 2, 1, 0)).astype(np.float32), np.diag([dx, dy, dz, 1.0]))
         img.header.set_zooms((dx, dy, dz, 1.0))
+        img.set_sform(None, code=0)  # lvmd's arrays carry no patient orientation: say so (see read_nifti)
+        img.set_qform(None, code=0)
         nib.save(img, str(path))
     elif name.endswith(".dcm"):
         _write_dicom(study, path)
