@@ -4,10 +4,12 @@ Three kinds of evidence, in this order of weight:
 
 1. **Motion** (gated data): the heart beats and the liver, gut loops and injection site do not
    (:mod:`lvmd.phase.motion`). The LV is where the noise-corrected first-harmonic power concentrates.
-2. **Shape**: the LV myocardium is a ring around a colder cavity in short-axis slices (a shell in 3-D). The ring
-   (shell) detector correlates the image with the quadrants (octants) of an annulus (spherical shell) and with the
-   disc (ball) inside it; its score is the weakest sector's mean minus the inner mean, so a hot solid blob scores
-   about zero and the edge of one scores low in the sectors that miss it.
+2. **Shape**: the LV myocardium is a ring around a colder cavity in short-axis slices (a cup open at the base in
+   3-D). The ring detector correlates the image with the quadrants of an annulus and with the disc inside it; its
+   score is the weakest quadrant's mean minus the inner mean. The 3-D detector does the same with 20 directional
+   sectors of a spherical shell, scoring the sector just above the four weakest (the open base takes up to a fifth
+   of the directions). Either way a hot solid blob scores about zero and the edge of one, or a crescent, scores low
+   in the sectors that miss it.
 3. **Anatomy**: a caller-supplied prior (in a transaxial volume the LV lies left, anterior and superior of the
    abdomen; in a short-axis file it is near the middle of the field of view).
 
@@ -42,7 +44,7 @@ RING_HALF_WIDTH_MM = 4.0
 CLIP_ABOVE_LEVEL = 1.3  # the image is clipped at this multiple of the LV level before the shape detector runs
 EXTRACARDIAC_HOT = 1.5  # activity above this multiple of the LV level cannot be myocardium
 MIN_RING_SCORE = 0.08  # short-axis ring score (relative to the LV level) below which no LV is accepted automatically
-MIN_SHELL_SCORE = 0.05  # the same for the 3-D shell detector (its octants are smaller, its scores lower)
+MIN_SHELL_SCORE = 0.05  # the same for the 3-D shell detector (its sectors are smaller, its scores lower)
 MIN_BEATING_SNR = 1.0  # beating power over noise power around the LV below which motion is not used
 MOTION_FULL_WEIGHT_SNR = 2.0  # a candidate beating this clearly gets the full weight of motion
 LOW_MARGIN = 0.3  # below this margin over the best rival the localisation is warned about
@@ -403,7 +405,7 @@ def _assess(best: Candidate, method: str, motion: float | None, prior, warnings:
     """Confidence of a localisation from its shape score, the beating around it (signal-to-noise) and the prior.
 
     The shape score counts in full from three times the detector's acceptance threshold (0.24 for short-axis rings,
-    0.15 for 3-D shells, whose octants score lower on the same LV).
+    0.15 for 3-D shells, whose sectors score lower on the same LV).
     """
     shape_conf = float(np.clip(best.score / (3.0 * min_score), 0, 1))
     if motion is None:

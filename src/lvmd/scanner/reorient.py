@@ -5,9 +5,10 @@ y anterior -> posterior and z inferior -> superior (voxel indices; isotropic vox
 whose file says otherwise (see :func:`lvmd.scanner.projections.patient_axes`).
 
 1. **LV centre**: the shared beating-heart localisation (:func:`lvmd.phase.locate.find_beating_lv`): where the
-   heart beats over the gates, a 3-D hollow-shell detector (the weakest of the eight octants of a spherical shell
-   minus the inner ball) on the image clipped at the LV's own level, and the anatomical prior that the LV lies left,
-   anterior and superior in the body. Ungated data fall back to shape and anatomy, and say so.
+   heart beats over the gates, a 3-D hollow-shell detector (a weak one of 20 directional sectors of a spherical
+   shell, the open base allowed for, minus the inner ball) on the image clipped at the LV's own level, and the
+   anatomical prior that the LV lies left, anterior and superior in the body. Ungated data fall back to shape and
+   anatomy, and say so.
 2. **Mask**: activity hotter than myocardium can be, away from the LV, is set aside; so is everything beyond the
    operator's mask radius.
 3. **Long axis**: the direction through that centre along which perpendicular slices look most like rings
