@@ -203,6 +203,16 @@ def test_phase_accepts_raw_and_transaxial(simulated_acquisition, tmp_path, cli):
     a = json.loads((tmp_path / "raw" / "sim.json").read_text())
     b = json.loads((tmp_path / "tr" / "trans.json").read_text())
     assert abs(a["psd_deg"] - b["psd_deg"]) < 3.0 and a["psd_deg"] > 20
+    assert not any("Image Orientation" in w for w in b["qc"]["warnings"])
+    # A file whose orientation says its rows run posterior -> anterior is read as stored, and said so.
+    ds = pydicom.dcmread(tmp_path / "trans.dcm")
+    ds.ImageOrientationPatient = ["1", "0", "0", "0", "-1", "0"]
+    ds.save_as(tmp_path / "mirrored.dcm")
+    res = cli("phase", str(tmp_path / "mirrored.dcm"), "--transaxial", "--out", str(tmp_path / "mi"), "--quiet")
+    assert res.returncode == 0, res.stderr
+    warnings = json.loads((tmp_path / "mi" / "mirrored.json").read_text())["qc"]["warnings"]
+    assert any("Image Orientation (Patient) 1\\0\\0\\0\\-1\\0 is not the standard transaxial display" in w
+               for w in warnings), warnings
 
 
 def test_no_lv_in_transaxial_volume():

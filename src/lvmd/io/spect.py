@@ -44,6 +44,8 @@ class GatedSpect:
     source_clipping : (bool, dict) or None
         Clipping evidence (:func:`lvmd.phase.qc.clipping`) measured on the file this study was resampled from (the
         scanner path's transaxial volume): interpolation into the short axis smooths away an integer ceiling.
+    image_orientation : tuple of 6 float or None
+        A DICOM file's Image Orientation (Patient) (row and column direction cosines), when it gives one.
     """
 
     counts: np.ndarray
@@ -51,6 +53,7 @@ class GatedSpect:
     study_id: str = "study"
     lv_axis_hint: tuple[float, float] | None = None
     source_clipping: tuple[bool, dict] | None = None
+    image_orientation: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         self.counts = validate_counts(self.counts, self.study_id)
@@ -336,9 +339,10 @@ def read_dicom(path: Path) -> GatedSpect:
         else [path]
     if not files:
         raise SpectError(f"{path}: folder holds no DICOM files")
-    frames, slots, slices, spacing, size, declared = [], [], [], None, 0, {}
+    frames, slots, slices, spacing, size, declared, orientation = [], [], [], None, 0, {}, None
     for f in files:
         ds = read_nm_dataset(f)
+        orientation = orientation or _image_orientation(ds)
         if "NumberOfTimeSlots" in ds:
             declared[f] = ds.get("NumberOfTimeSlots")
         with warnings.catch_warnings():
@@ -369,7 +373,21 @@ def read_dicom(path: Path) -> GatedSpect:
                              f"{n_t} gates")
     counts = np.zeros((n_t, n_s, *pixels.shape[1:]), dtype=np.float32)
     counts[t - 1, s - 1] = pixels
-    return GatedSpect(counts, spacing, study_stem(path))
+    return GatedSpect(counts, spacing, study_stem(path), image_orientation=orientation)
+
+
+def _image_orientation(ds) -> tuple[float, ...] | None:
+    """Image Orientation (Patient), top level or (NM) in the Detector Information Sequence; None when absent or not
+    six finite numbers (it is only reported, never needed)."""
+    value = ds.get("ImageOrientationPatient")
+    detectors = ds.get("DetectorInformationSequence")
+    if value is None and detectors:
+        value = detectors[0].get("ImageOrientationPatient")
+    try:
+        numbers = tuple(float(str(v)) for v in value)
+    except (TypeError, ValueError):
+        return None
+    return numbers if len(numbers) == 6 and all(math.isfinite(v) for v in numbers) else None
 
 
 def _check_frame_grid(path: Path, t: np.ndarray, s: np.ndarray, n_t: int, n_s: int) -> None:

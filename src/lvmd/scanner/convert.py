@@ -17,6 +17,9 @@ from .recon import reconstruct
 from .reorient import Reorientation, reorient_to_short_axis
 
 
+DISPLAY_ORIENTATION = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)  # rows run right -> left, columns anterior -> posterior (LPS)
+
+
 @dataclass
 class ScannerStudy:
     """A short-axis study made from scanner data, with the transaxial volume and how it was reoriented.
@@ -104,6 +107,14 @@ def from_transaxial(study: GatedSpect, lv_centre=None, axis_angles=None, mask_ra
     volume = np.transpose(study.counts[:, ::-1, :, :], (0, 3, 2, 1))  # (T, x, y, z inferior -> superior)
     sa, info = reorient_to_short_axis(volume, dx, lv_centre, axis_angles, mask_radius_mm=mask_radius_mm,
                                       patient_axes=patient_axes, study_id=study.study_id)
+    iop = study.image_orientation
+    if iop is not None and not np.allclose(iop, DISPLAY_ORIENTATION, atol=0.05):
+        shown = "\\".join(f"{v:g}" for v in iop)
+        info.warnings.append(f"the file's Image Orientation (Patient) {shown} is not the standard transaxial display "
+                             "(1\\0\\0\\0\\1\\0) that lvmd reads DICOM volumes in: it was taken as stored, so the "
+                             "septal and lateral (or anterior and inferior) walls may have changed places; convert it "
+                             "to NIfTI (e.g. with dcm2niix: lvmd applies a NIfTI header's orientation) or check the QC "
+                             "figure")
     return ScannerStudy(sa, (dx, dx, dx), study.study_id, volume, info, clipping(study.counts))
 
 
