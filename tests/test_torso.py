@@ -468,6 +468,23 @@ def test_engine_flags_a_clipped_export():
     assert "clip" in warnings.lower() or "satur" in warnings.lower()
 
 
+@pytest.mark.parametrize("seed", [1503, 1504])
+def test_anterior_delay_reads_in_the_anterior_segments_from_a_transaxial_volume(seed):
+    """The short axis lvmd cuts from a transaxial volume has the clinical frame (transaxial -> vertical long axis ->
+    short axis: 12 o'clock is patient-superior perpendicular to the axis), so an anterior delay lands in the anterior
+    segments. With anterior-plus-superior as 12 o'clock (lvmd 0.1) these cases read latest in segment 6 and
+    anterior minus inferior 44-45 deg."""
+    from lvmd.phase import analyze_study
+    from lvmd.scanner import from_transaxial
+
+    case = random_case(seed, pattern="anterior_late", delay_deg=90.0, gut_ratio=0.0, roll_deg=0.0, **HIGH_COUNTS)
+    result = analyze_study(from_transaxial(transaxial_study(case)).gated())
+    phase = result.segments["phase_deg"]
+    anterior, inferior = np.nanmean(phase.reindex([1, 7, 13])), np.nanmean(phase.reindex([4, 10, 15]))
+    assert result.latest_segment in (1, 7, 13)
+    assert (anterior - inferior + 180) % 360 - 180 > 55
+
+
 def test_engine_flags_a_clipped_transaxial_export():
     """A transaxial file whose every gate peaks at 255 is flagged: the check runs on the file's own counts, since the
     short-axis resampling interpolates the ceiling away. The same file unclipped is not flagged."""

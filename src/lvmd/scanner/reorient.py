@@ -54,17 +54,20 @@ def angles_from_axis(axis: np.ndarray) -> tuple[float, float]:
 def short_axis_frame(apex_direction: np.ndarray, patient_axes=(1.0, 1.0, 1.0)) -> np.ndarray:
     """Columns: the slice (apex -> base), row (anterior -> inferior wall) and column (septum -> lateral) directions.
 
-    The row and column directions come from anatomy: the anterior wall faces patient anterior-superior and the
-    lateral wall patient left-posterior. ``patient_axes``: sign of each object axis in (left, posterior, superior).
+    The clinical reorientation's frame (transaxial -> vertical long axis -> short axis): the vertical long-axis
+    plane holds the axis and the patient's head-foot line, so the anterior wall (12 o'clock) is patient-superior
+    projected perpendicular to the axis, and the lateral wall lies towards patient left-posterior. (lvmd 0.1
+    took anterior-plus-superior, which turned every segment about 30 degrees towards the septum for a typical heart
+    against the vendors' and its own torso bench's frame.) ``patient_axes``: sign of each object axis in (left,
+    posterior, superior).
     """
     p = np.asarray(patient_axes, float)
     left, anterior, superior = LEFT * p, ANTERIOR * p, SUPERIOR * p
     a = apex_direction / np.linalg.norm(apex_direction)
     e_slice = -a
-    up = anterior + superior
-    up = up - np.dot(up, a) * a
-    if np.linalg.norm(up) < 1e-6:  # axis along anterior-superior: fall back on superior alone
-        up = superior - np.dot(superior, a) * a
+    up = superior - np.dot(superior, a) * a
+    if np.linalg.norm(up) < 0.2:  # an axis within 12 degrees of head-foot: anterior stands in for superior
+        up = anterior - np.dot(anterior, a) * a
     e_row = -up / np.linalg.norm(up)
     e_col = np.cross(e_slice, e_row)
     if np.dot(e_col, left - anterior) < 0:
