@@ -360,3 +360,15 @@ def test_transaxial_nifti_is_turned_into_the_display_by_its_header(tmp_path, cod
     image.set_qform(None, code=0)
     nib.save(image, unknown)
     assert np.array_equal(read_spect(unknown, transaxial=True).counts, np.transpose(stored, (3, 2, 1, 0)))
+
+
+def test_transaxial_nifti_with_a_degenerate_orientation_is_refused_in_one_line(tmp_path):
+    import nibabel as nib
+
+    affine = np.diag([6.4, 6.4, 6.4, 1.0])
+    affine[:3, 1] = affine[:3, 0]  # two voxel axes along the same patient direction
+    path = tmp_path / "bad.nii.gz"
+    nib.save(nib.Nifti1Image(np.ones((8, 8, 8, 8), np.float32), affine), path)
+    with pytest.raises(SpectError, match=r"bad\.nii\.gz: the NIfTI orientation \(sform/qform\) is degenerate"):
+        read_spect(path, transaxial=True)
+    assert read_spect(path).counts.shape == (8, 8, 8, 8)  # a short-axis read ignores the orientation
