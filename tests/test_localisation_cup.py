@@ -13,22 +13,30 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from lvmd.scanner.reorient import axis_from_angles, reorient_to_short_axis
+from lvmd.scanner.reorient import AXIS_DISAGREEMENT_WARN_DEG, angles_from_axis, axis_from_angles, reorient_to_short_axis
 
 VOXEL_MM = 6.4
 N = 48
 
 
-def _cup_study(seed: int, cavity_mm: float, half_length_mm: float, liver: bool):
+def _cup_study(seed: int, cavity_mm: float, half_length_mm: float, liver: bool, inferior_uptake: float = 1.0):
     """Gated (8, x, y, z) counts of a cup-shaped LV (x right -> left, y anterior -> posterior, z inferior ->
-    superior) and its truth: the centroid of the end-diastolic wall (voxels) and the base -> apex direction."""
+    superior) and its truth: the centroid of the end-diastolic wall (voxels) and the base -> apex direction.
+
+    ``inferior_uptake`` scales the wall within 45 degrees of patient-inferior over its basal two-thirds (an inferior
+    infarct, common in ischaemic CRT candidates)."""
     rng = np.random.default_rng(seed)
     axis = axis_from_angles(-40.0 + rng.uniform(-10, 10), -30.0 + rng.uniform(-10, 10))
     g = (np.indices((N, N, N)).reshape(3, -1).T - (N - 1) / 2.0) * VOXEL_MM  # mm from the grid centre
     centre = np.array([35.0, -20.0, 25.0])  # ellipsoid centre: left, anterior, superior of the grid centre
     rel = g - centre
     along = rel @ axis  # towards the apex
-    radial = np.linalg.norm(rel - np.outer(along, axis), axis=1)
+    across = rel - np.outer(along, axis)
+    radial = np.linalg.norm(across, axis=1)
+    inferior = np.array([0.0, 0.0, -1.0]) - axis * -axis[2]
+    inferior /= np.linalg.norm(inferior)
+    facing_inferior = across @ inferior > np.cos(np.radians(45.0)) * radial
+    uptake = np.where(facing_inferior & (along < 0.4 * half_length_mm), inferior_uptake, 1.0)
     wall_mm = 10.0
 
     def inside(radius, half_length):
@@ -47,7 +55,7 @@ def _cup_study(seed: int, cavity_mm: float, half_length_mm: float, liver: bool):
     gates = []
     for t in (np.arange(8) + 0.5) / 8:
         beat = 1.0 + 0.35 * np.cos(2 * np.pi * (t - 0.35))  # wall counts rise as it thickens
-        frame = (static + beat * wall).reshape(N, N, N)
+        frame = (static + beat * wall * uptake).reshape(N, N, N)
         gates.append(ndimage.gaussian_filter(frame, sigma))
     counts = np.stack(gates)
     counts *= 60.0 / counts.max()  # about 60 counts per voxel per gate at the wall's peak
@@ -66,3 +74,29 @@ def test_cup_shaped_lv_is_found_centred_and_aligned(seed, cavity_mm, half_length
     axis_error_deg = float(np.degrees(np.arccos(np.clip(np.dot(info.apex_direction, truth_axis), -1, 1))))
     assert centre_error_mm <= 10.0, (info.centre, truth_centre)
     assert axis_error_deg <= 10.0, (info.apex_direction, truth_axis)
+
+
+def _axis_error_deg(info, truth_axis) -> float:
+    return float(np.degrees(np.arccos(np.clip(np.dot(info.apex_direction, truth_axis), -1, 1))))
+
+
+@pytest.mark.parametrize("seed", [2, 6])
+def test_an_axis_tilted_by_an_inferior_defect_is_warned_about(seed):
+    """An inferior defect (40 % uptake) tilts the ring-likeness axis: its weakest quadrant brightens when the rings
+    lean into normal wall. The line through the wall rings' centres does not follow, and the result says so; the same
+    cup without the defect is aligned and not warned about, and an operator's axis is never second-guessed."""
+    counts, _, truth_axis = _cup_study(seed, 28.0, 50.0, False, inferior_uptake=0.4)
+    _, info = reorient_to_short_axis(counts, VOXEL_MM)
+    assert _axis_error_deg(info, truth_axis) > 10.0  # the failure being warned about is real
+    assert info.axis_disagreement_deg > AXIS_DISAGREEMENT_WARN_DEG
+    assert info.qc["reorientation_axis_disagreement_deg"] == pytest.approx(info.axis_disagreement_deg, abs=0.01)
+    assert any("long axis is uncertain" in w for w in info.warnings)
+
+    counts, _, truth_axis = _cup_study(seed, 28.0, 50.0, False)
+    _, clean = reorient_to_short_axis(counts, VOXEL_MM)
+    assert _axis_error_deg(clean, truth_axis) < 3.0
+    assert clean.axis_disagreement_deg < 4.0
+    assert not any("long axis" in w for w in clean.warnings)
+
+    _, given = reorient_to_short_axis(counts, VOXEL_MM, axis_angles=angles_from_axis(truth_axis))
+    assert given.axis_disagreement_deg is None and not any("long axis" in w for w in given.warnings)

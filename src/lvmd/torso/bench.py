@@ -77,6 +77,7 @@ def _qc_fields(result) -> dict:
             "qc_confidence": float(confidence) if isinstance(confidence, (int, float)) else np.nan,
             "qc_reorientation_confidence": number("reorientation_confidence"),
             "qc_reorientation_margin": number("reorientation_margin"), "qc_margin": number("localisation_margin"),
+            "qc_axis_disagreement_deg": number("reorientation_axis_disagreement_deg"),
             "qc_phase_noise_deg": number("phase_noise_deg"), "qc_beating_snr": number("beating_snr"),
             "qc_warnings": " | ".join(str(w) for w in warnings)}
 
@@ -151,7 +152,7 @@ def _score_phase(case, result) -> dict:
     out = {"psd_true": np.nan, "psd_est": np.nan, "psd_err": np.nan, "psd_ok": False, "mean_true": np.nan,
            "mean_est": np.nan, "mean_err": np.nan, "mean_ok": False, "base_sensitivity_deg": np.nan,
            "qc_confidence": np.nan, "qc_reorientation_confidence": np.nan, "qc_reorientation_margin": np.nan,
-           "qc_margin": np.nan, "qc_phase_noise_deg": np.nan,
+           "qc_margin": np.nan, "qc_axis_disagreement_deg": np.nan, "qc_phase_noise_deg": np.nan,
            "qc_beating_snr": np.nan, "qc_warnings": ""}
     if result is None:
         return out
