@@ -214,6 +214,16 @@ FAMILIES = [  # (name, seed, parameters): the reviewer's cases and seeds, physio
       for i in range(2)],
     *[(f"defapex_{i}", 910 + i, dict(pattern=("sync", "lbbb")[i], delay_deg=100, defect="apical", defect_uptake=0.4))
       for i in range(2)],
+    # The reviewer's second round: inferior defects with its geometry drawn for them (the first tilted the axis 26 deg)
+    ("definf_sync_r2", 5600, dict(az=-38.4, el=-48.2, Re=31.0, Le=58.1, wall=9.1, base_beyond=0.0, centre_mm=[42.6, -28.5, 22.0],
+                                  kr=0.28, descent=14.8, pattern="sync", rv=0.55, rv_r=27.9, liver=0.71, fwhm=13.8,
+                                  gut=[dict(dist=53.5, r=14.1, act=7.6, off=[-3.9, 16.9, 0.0])], lv_peak_counts=40.6,
+                                  defect="inferior", defect_uptake=0.4)),
+    ("definf_lbbb_r2", 5601, dict(az=-63.3, el=-30.1, Re=35.3, Le=75.6, wall=11.1, base_beyond=-0.09,
+                                  centre_mm=[34.8, -32.8, 19.5], kr=0.24, descent=12.4, pattern="lbbb", delay_deg=100,
+                                  rv=0.49, rv_r=23.9, liver=0.70, fwhm=12.8, lv_peak_counts=40.3,
+                                  gut=[dict(dist=2.3, r=17.9, act=5.3, off=[-4.5, 13.4, 0.0])],
+                                  defect="inferior", defect_uptake=0.4)),
     *[(f"hotgut_{i}", 1000 + i, dict(pattern=("sync", "lbbb")[i % 2], delay_deg=100,
                                      gut=[dict(dist=(0, 2, 5, 0)[i], r=18, act=(8, 10, 6, 10)[i],
                                                off=((0, 0, 0), (15, 10, 0), (0, 15, 0), (25, 0, 0))[i])]))
@@ -253,7 +263,8 @@ def run_case(name: str, seed: int, overrides: dict) -> dict:
                 psd=round(result.metrics["psd_deg"], 1), psd_true=round(truth["psd_true"], 1),
                 mean_err=round(circular_difference(result.metrics["mean_phase_deg"], truth["mean_true"]), 1),
                 lateral_minus_septal=round(circular_difference(lateral, septal), 1), planted=p.get("delay_deg", 0.0)
-                if p["pattern"] != "sync" else 0.0, warnings=len(result.qc["warnings"]))
+                if p["pattern"] != "sync" else 0.0, warnings=len(result.qc["warnings"]),
+                axis_search=result.qc.get("reorientation_axis_search"))
 
 
 def main() -> None:
@@ -278,6 +289,9 @@ def main() -> None:
               f"centre median {np.median([r['centre_mm'] for r in localised]):.1f} mm "
               f"(along the axis {np.median([r['along_mm'] for r in localised]):+.1f}), "
               f"axis median {np.median([r['axis_deg'] for r in localised]):.1f} deg")
+        print("axes more than 10 deg off: " + (", ".join(f"{r['case']} {r['axis_deg']:.1f}" for r in ok if r["axis_deg"] > 10)
+                                                 or "none") + "; found again by contrast: "
+              + (", ".join(r["case"] for r in ok if r.get("axis_search") == "contrast") or "none"))
         late = [r for r in localised if r["planted"] and r["case"].startswith(("lbbb", "hicount"))]
         if late:
             print("lateral-minus-septal on lateral delays: " + ", ".join(
