@@ -314,6 +314,10 @@ def test_hot_abdomen_projections_analysed_without_help(gut_acquisition, tmp_path
 
     record = json.loads((tmp_path / "out" / "ge.json").read_text())
     assert record["qc"]["reorientation_method"] == "beating" and record["psd_deg"] < 20.0
+    # the long axis agrees with the wall rings' centres: the first search stands, and nothing is said about it
+    assert record["qc"]["reorientation_axis_search"] == "difference"
+    assert record["qc"]["reorientation_axis_disagreement_deg"] < 8.0
+    assert not any("long axis" in w for w in record["qc"]["warnings"])
 
 
 def test_reconstruct_overrides_always_win(gut_acquisition, tmp_path, cli):
