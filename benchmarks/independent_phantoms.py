@@ -43,7 +43,8 @@ def volume_curve(phi):
 def rot_frame(u):
     u = u / np.linalg.norm(u)
     a = np.array([0, 0, 1.0]) if abs(u[2]) < 0.9 else np.array([1.0, 0, 0])
-    e1 = np.cross(u, a); e1 /= np.linalg.norm(e1)
+    e1 = np.cross(u, a)
+    e1 /= np.linalg.norm(e1)
     e2 = np.cross(u, e1)
     return u, e1, e2
 
@@ -56,8 +57,12 @@ def ellipsoid(P, c, radii, R=None):
 
 
 def make_study(p, rng):
-    h = p["voxel_mm"]; N = p["matrix"]; T = p["gates"]; ss = p.get("ss", 2)
-    hs = h / ss; Ns = N * ss
+    h = p["voxel_mm"]
+    N = p["matrix"]
+    T = p["gates"]
+    ss = p.get("ss", 2)
+    hs = h / ss
+    Ns = N * ss
     g1 = (np.arange(Ns) + 0.5) * hs - N * h / 2  # mm, centred
     X, Y, Z = np.meshgrid(g1, g1, g1, indexing="ij")
     P = np.stack([X, Y, Z], -1).astype(np.float32)
@@ -75,7 +80,9 @@ def make_study(p, rng):
     q1, q2 = D @ e1, D @ e2
     rad = np.sqrt(q1 ** 2 + q2 ** 2)
     # lateral direction ~ patient left-posterior projected; theta measured from lateral toward anterior
-    lat = np.array([1.0, 1.0, 0.0]); lat -= (lat @ u) * u; lat /= np.linalg.norm(lat)
+    lat = np.array([1.0, 1.0, 0.0])
+    lat -= (lat @ u) * u
+    lat /= np.linalg.norm(lat)
     ant = np.cross(u, lat)  # check sign below
     if ant @ np.array([0, -1.0, 0.3]) < 0:
         ant = -ant
@@ -101,7 +108,9 @@ def make_study(p, rng):
         # average F over the gate window (4 sub-samples)
         sub = t + (np.arange(4) - 1.5) / (4 * T)
         f = np.mean([volume_curve(s - shift) for s in sub], axis=0).astype(np.float32)
-        Re = Re0 * (1 - kr * f); Le = Le0 * (1 - kl * f); hb = hb0 - desc * f
+        Re = Re0 * (1 - kr * f)
+        Le = Le0 * (1 - kl * f)
+        hb = hb0 - desc * f
         # Rp from constant shell volume per sector: Rp^2 Lp - Re^2 Le scaled by base cut ratio
         Rp2 = (Rp0 ** 2 * Lp - Re0 ** 2 * Le0) * (hb0 / hb) / Lp + Re ** 2 * Le / Lp
         Rp = np.sqrt(Rp2)
@@ -114,8 +123,10 @@ def make_study(p, rng):
         myo_t.append(myo * defect)
         cav_t.append(cav)
     # mass check/normalise (constant myocardial counts over gates)
-    m = np.array([x.sum() for x in myo_t]); myo_t = [x * (m.mean() / mi) for x, mi in zip(myo_t, m)]
-    edv = cav_t[0].sum() * hs ** 3 / 1000; esv = min(c.sum() for c in cav_t) * hs ** 3 / 1000
+    m = np.array([x.sum() for x in myo_t])
+    myo_t = [x * (m.mean() / mi) for x, mi in zip(myo_t, m)]
+    edv = cav_t[0].sum() * hs ** 3 / 1000
+    esv = min(c.sum() for c in cav_t) * hs ** 3 / 1000
     ed_myo = myo_t[int(np.argmin([c.sum() for c in cav_t]) * 0)] > 0.5  # gate 0 ~ ED
     # --- RV: thin crescent, right-anterior of LV, synchronous ---
     rvdir = -lat  # septal side
@@ -162,7 +173,8 @@ def make_study(p, rng):
     # 0.6 FWHM, and not dominated by spill from other structures (other < 0.5 x myocardium there)
     edm = edm & (mimg >= 0.6 * lvmax) & (hg < hb0 - desc - 0.6 * p["fwhm"]) & (other < 0.5 * mimg)
     curves = vol[:, edm].T
-    a = (curves * np.cos(2 * np.pi * tc)).sum(1); b = (curves * np.sin(2 * np.pi * tc)).sum(1)
+    a = (curves * np.cos(2 * np.pi * tc)).sum(1)
+    b = (curves * np.sin(2 * np.pi * tc)).sum(1)
     ph = np.degrees(np.arctan2(b, a)) % 360
     cm = np.degrees(np.angle(np.exp(1j * np.radians(ph)).mean())) % 360
     dev = (ph - cm + 180) % 360 - 180
