@@ -267,7 +267,7 @@ def _wall_radius(radii: np.ndarray, profile: np.ndarray, peak_index: int) -> flo
 
 
 def ring_centre_axis(myocardium: np.ndarray, centre: np.ndarray, axis: np.ndarray, radius: float,
-                     voxel_mm: float) -> np.ndarray:
+                     voxel_mm: float) -> np.ndarray | None:
     """One step of a second, count-independent estimate of the long axis: the line through the wall rings' centres.
 
     Each short-axis slab within ``RING_SPAN_MM`` of ``centre`` is cut by rays every 10 degrees; where a ray crosses
@@ -281,7 +281,8 @@ def ring_centre_axis(myocardium: np.ndarray, centre: np.ndarray, axis: np.ndarra
     pass through brighter wall: 10-26 degrees on the independent generator and on cups drawn in the tests). It is
     not precise enough to replace that search (its own bias reaches 5-11 degrees on the torso bench, where the base
     and nearby organs cut the basal rings), so it serves as the check behind ``axis_disagreement_deg``. Returns
-    ``axis`` unchanged where fewer than five slabs hold a clear ring.
+    None where fewer than five slabs hold a clear ring: a large defect, or an axis so wrong that its slices miss the
+    rings (an independent review found 8 of 12 silent axis failures there), so no fit is doubt, not agreement.
     """
     axis = axis / np.linalg.norm(axis)
     e1, e2 = _perpendicular_basis(axis)
@@ -307,7 +308,7 @@ def ring_centre_axis(myocardium: np.ndarray, centre: np.ndarray, axis: np.ndarra
             xs.append(fit[0][0])
             ys.append(fit[0][1])
     if len(ts) < 5:
-        return axis
+        return None
     slope_x = np.polyfit(ts, xs, 1)[0]
     slope_y = np.polyfit(ts, ys, 1)[0]
     turned = axis + slope_x * e1 + slope_y * e2
@@ -315,34 +316,40 @@ def ring_centre_axis(myocardium: np.ndarray, centre: np.ndarray, axis: np.ndarra
 
 
 def axis_disagreement(myocardium: np.ndarray, centre: np.ndarray, axis: np.ndarray, radius: float,
-                      voxel_mm: float) -> float:
+                      voxel_mm: float) -> float | None:
     """Degrees between ``axis`` and the wall rings' own axis (:func:`ring_centre_axis`, ``RING_AXIS_ITERATIONS``
-    fits from ``axis``)."""
+    fits from ``axis``); None where the rings cannot be fitted."""
     check = axis
     for _ in range(RING_AXIS_ITERATIONS):
         check = ring_centre_axis(myocardium, centre, check, radius, voxel_mm)
+        if check is None:
+            return None
     return float(np.degrees(np.arccos(np.clip(abs(check @ axis), 0.0, 1.0))))
 
 
 def check_long_axis(lv_image: np.ndarray, myocardium: np.ndarray, centre: np.ndarray, axis: np.ndarray,
-                    radius: float, voxel_mm: float, patient_axes=(1.0, 1.0, 1.0)) -> tuple[np.ndarray, float, str]:
-    """The long axis checked against the wall rings' centres: (axis, disagreement in degrees, how it was found).
+                    radius: float, voxel_mm: float,
+                    patient_axes=(1.0, 1.0, 1.0)) -> tuple[np.ndarray, float | None, str]:
+    """The long axis checked against the wall rings' centres: (axis, disagreement in degrees or None where the rings
+    cannot be fitted along it, how it was found).
 
-    Where the ring-likeness axis lies more than ``AXIS_DISAGREEMENT_DEG`` from the rings' own axis, the search is
-    run again scoring wall contrast over the centre, which a dim but intact wall (a perfusion defect) passes as
-    well as a bright one, and its axis is kept when it agrees better. The contrast score is not the default: on
+    Where the ring-likeness axis lies more than ``AXIS_DISAGREEMENT_DEG`` from the rings' own axis, or no rings can
+    be fitted along it, the search is run again scoring wall contrast over the centre, which a dim but intact wall (a
+    perfusion defect) passes as well as a bright one; its axis is kept when it agrees better (where the first could
+    not be checked: when it agrees within the limit). The contrast score is not the default: on
     the torso bench it was worse (transaxial sweep 60/60 -> 57/60, axis median 3.1 -> 5.6 deg), and it is tried only
     where the check says the first axis is doubtful (inferior defects: 10-26 deg -> 3-8 deg).
     """
     disagreement = axis_disagreement(myocardium, centre, axis, radius, voxel_mm)
-    if disagreement <= AXIS_DISAGREEMENT_DEG:
+    if disagreement is not None and disagreement <= AXIS_DISAGREEMENT_DEG:
         return axis, disagreement, "difference"
     alt = orient_apex(lv_image, centre, find_long_axis(lv_image, centre, radius, contrast=True), radius, patient_axes)
     alt = orient_apex(lv_image, centre, find_long_axis(myocardium, centre, radius, start=alt,
                                                        shift=AXIS_LINE_SHIFT_MM / voxel_mm, contrast=True),
                       radius, patient_axes)
     alt_disagreement = axis_disagreement(myocardium, centre, alt, radius, voxel_mm)
-    if alt_disagreement < disagreement:
+    if alt_disagreement is not None and alt_disagreement < (AXIS_DISAGREEMENT_DEG if disagreement is None
+                                                            else disagreement):
         return alt, alt_disagreement, "contrast"
     return axis, disagreement, "difference"
 
@@ -454,7 +461,7 @@ class Reorientation:
     warnings : list of str
     axis_disagreement_deg : float or None
         Angle between the ring-likeness axis and the line through the wall rings' centres (None when the operator
-        gave the axis): a tilted axis shows here.
+        gave the axis, or when no rings could be fitted along it: warned about): a tilted axis shows here.
     axis_search : str
         How the axis was found: ``difference`` (ring-likeness by wall minus centre), ``contrast`` (by wall contrast
         over the centre, tried when the first disagreed with the rings' centres and kept when it agreed better) or
@@ -574,7 +581,11 @@ def reorient_to_short_axis(volume: np.ndarray, voxel_mm: float, centre=None, axi
     warnings = list(found.warnings)
     if volume.shape[0] < 4:
         warnings.append("ungated data: the LV was located by shape and anatomy only (no motion to go by)")
-    if disagreement is not None and disagreement > AXIS_DISAGREEMENT_DEG:
+    if axis_search != "operator" and disagreement is None:
+        warnings.append("the LV long axis could not be checked: its short-axis slices hold no clear rings of wall (a "
+                        "large perfusion defect, or the axis or centre is wrong); check the short-axis, VLA and HLA "
+                        "views of the QC figure, or give --axis-angles")
+    elif disagreement is not None and disagreement > AXIS_DISAGREEMENT_DEG:
         warnings.append(f"the LV long axis is uncertain: the wall rings' centres line up {disagreement:.0f} deg away "
                         "from the axis found (a perfusion defect or activity next to the wall can tilt it); check the "
                         "short-axis, VLA and HLA views of the QC figure, or give --axis-angles")
