@@ -17,6 +17,7 @@ from .harmonic import harmonic_phase, phase_from_coefficients
 from .metrics import latest_viable_segment, phase_metrics, segment_summary
 from .polarmap import samples_to_bullseye
 from .motion import harmonic_basis, noise_harmonics
+from .outliers import isolated_samples
 from .qc import clipping, gate_irregularity, gating_consistency, quality_warnings
 from .recovery import (MIN_FINE_STRUCTURE, blur_kernel, blur_sd_mm, fine_structure_ratio, recover, regularisation,
                        wall_fwhm_mm)
@@ -140,6 +141,7 @@ def analyze_study(study: GatedSpect, harmonics: int = 1, n_angles: int = 40, bin
     first_sa_row = int(np.isnan(sampled.row_slice).sum())
     valve = (valve_plane_samples(fourier["phase"], n_angles, first_sa_row) if base_slice is None
              else np.zeros(len(row_of), bool))
+    isolated = isolated_samples(fourier["coefficients"], n_angles) & ~valve
     mid = np.arange(geometry.ring_slice + 1, geometry.base_slice) if geometry.base_slice > geometry.ring_slice + 1 \
         else np.array([geometry.ring_slice])
     blur = float(np.hypot(blur_sd_mm(wall_fwhm_mm(summed, geometry.centres, mid, geometry.radius_vox,
@@ -151,7 +153,7 @@ def analyze_study(study: GatedSpect, harmonics: int = 1, n_angles: int = 40, bin
 
     def wall(row: int) -> np.ndarray:
         """Indices of the wall samples when the base is grid row ``row``."""
-        return np.flatnonzero((row_of <= row) & ~valve)
+        return np.flatnonzero((row_of <= row) & ~valve & ~isolated)
 
     detail = np.nan
     if weights is not None:
@@ -190,6 +192,7 @@ def analyze_study(study: GatedSpect, harmonics: int = 1, n_angles: int = 40, bin
     power = np.abs(fourier["coefficients"][:, 0]) ** 2
     phase_noise = float(np.degrees(np.sqrt(noise_power / (2.0 * max(np.median(power), 1e-300)))))
     qc.update(valve_plane_samples=int(valve[row_of <= top_row].sum()), wall_samples=int(len(main)),
+              isolated_samples=int(isolated[row_of <= top_row].sum()),
               blur_sd_mm=round(blur, 3), smoothing_mm=smoothing, recovery_lambda=round(lam, 5),
               fine_structure_ratio=round(float(detail), 3),
               phase_noise_deg=round(phase_noise, 3),

@@ -27,7 +27,8 @@ drawn by :mod:`lvmd.report.qc_figures`).
   ``psd_noise_inflation_deg`` the difference (warned about when noise alone moves PSD by more than max(4 deg, 12 %));
 - ``extracardiac_near_ratio``: peak activity within 3 cm of the LV region over the LV's peak level (warned about
   from 1.5x: it can spill into the nearest wall); ``valve_plane_samples`` of ``wall_samples`` set aside as valve
-  plane (warned about above 10 %);
+  plane (warned about above 10 %); ``isolated_samples``: wall samples left out because they beat weakly and in
+  anti-phase to all their neighbours (:mod:`lvmd.phase.outliers`; warned about above 5 %);
 - ``warnings``: human-readable, one line each.
 """
 
@@ -42,6 +43,7 @@ GATE_SCALE_OUTLIER = 4.0  # a gate's static-activity scale this many robust SDs 
 GATING_R2_LIMIT = 0.5
 BASE_SENSITIVITY_LIMIT = 5.0
 VALVE_SAMPLES_LIMIT = 0.1  # share of the wall samples set aside as valve plane above which the base is doubtful
+ISOLATED_SAMPLES_LIMIT = 0.05  # share of the wall samples left out as isolated anti-phase above which it is warned
 EXTRACARDIAC_NOTE = 1.5
 
 
@@ -108,6 +110,9 @@ def quality_warnings(qc: dict) -> list[str]:
     if qc.get("valve_plane_samples", 0) > VALVE_SAMPLES_LIMIT * max(qc.get("wall_samples", 0), 1):
         out.append(f"{qc['valve_plane_samples']} basal samples beat in anti-phase to the LV (valve plane or atria) "
                    "and were left out of the wall: the base may be uncertain, check the QC figure")
+    if qc.get("isolated_samples", 0) > ISOLATED_SAMPLES_LIMIT * max(qc.get("wall_samples", 0), 1):
+        out.append(f"{qc['isolated_samples']} wall samples beat weakly and in anti-phase to all their neighbours "
+                   "(spill from nearby activity, or noise) and were left out: check the QC figure")
     if qc["clipping"]:
         d = qc["clipping_detail"]
         what = (f"every gate's maximum sits on the integer ceiling {d['ceiling']}" if d["ceiling"] is not None

@@ -1,0 +1,43 @@
+"""Weak wall samples in anti-phase to coherent neighbours (lvmd.phase.outliers): exact flags on drawn phasor grids."""
+
+import numpy as np
+
+from lvmd.phase.outliers import isolated_samples
+
+ROWS, ANGLES = 8, 40
+
+
+def _lbbb_grid() -> np.ndarray:
+    """First-harmonic coefficients of a wall whose phase rises smoothly from septum (120 deg) to lateral (220)."""
+    theta = (np.arange(ANGLES) + 0.5) * 360.0 / ANGLES
+    phase = 170.0 + 50.0 * np.cos(np.radians(theta))
+    amplitude = 1.0 + 0.2 * np.sin(np.radians(theta))[None, :] * np.ones((ROWS, 1))
+    return (amplitude * np.exp(1j * np.radians(phase))[None, :]).ravel()
+
+
+def test_one_weak_sample_in_anti_phase_is_flagged_and_nothing_else():
+    c = _lbbb_grid()
+    assert not isolated_samples(c, ANGLES).any()
+    c[3 * ANGLES + 7] = -0.3 * c[3 * ANGLES + 7]
+    flagged = isolated_samples(c[:, None], ANGLES)  # (N, K) coefficients read their first column
+    assert np.flatnonzero(flagged).tolist() == [3 * ANGLES + 7]
+
+
+def test_a_strong_sample_in_anti_phase_is_kept():
+    c = _lbbb_grid()
+    c[5 * ANGLES + 20] = -c[5 * ANGLES + 20]
+    assert not isolated_samples(c, ANGLES).any()
+
+
+def test_a_weak_region_beating_late_together_is_kept():
+    # a scar-like block (3 rows x 6 rays) at 20 % amplitude, 150 deg late: inside it the neighbours agree with each
+    # sample; at its edge they disagree among themselves
+    c = _lbbb_grid().reshape(ROWS, ANGLES)
+    c[2:5, 10:16] *= 0.2 * np.exp(1j * np.radians(150.0))
+    assert not isolated_samples(c.ravel(), ANGLES).any()
+
+
+def test_the_ring_wraps_around():
+    c = _lbbb_grid()
+    c[4 * ANGLES] = -0.2 * c[4 * ANGLES]  # ray 0: two of its neighbours each row are rays 38 and 39
+    assert np.flatnonzero(isolated_samples(c, ANGLES)).tolist() == [4 * ANGLES]
