@@ -14,6 +14,8 @@ import pytest
 from scipy import ndimage
 
 import lvmd.scanner.reorient as reorient
+from lvmd.io.spect import GatedSpect
+from lvmd.scanner import from_transaxial
 from lvmd.scanner.reorient import angles_from_axis, axis_from_angles, reorient_to_short_axis
 
 VOXEL_MM = 6.4
@@ -129,3 +131,35 @@ def test_an_axis_whose_rings_cannot_be_fitted_is_warned_about(seed):
     assert info.axis_disagreement_deg is None and info.axis_search == "difference"
     assert info.qc["reorientation_axis_disagreement_deg"] is None
     assert any(w.startswith("the LV long axis could not be checked") for w in info.warnings)
+
+
+def _defect_bench_case(prefix: str):
+    """A case of the defect benchmark (``benchmarks/defect_phantoms.py``, a generator lvmd's authors did not write)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "defect_phantoms.py"
+    spec = importlib.util.spec_from_file_location("defect_phantoms", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    name, params = next((n, p) for n, p in bench.cases() if n.startswith(prefix))
+    counts, truth = bench.build_case(params, np.random.default_rng(int(name.split("_")[0]) * 7919))
+    return counts.astype("float32"), bench.VOX, truth
+
+
+def test_a_faint_ring_chosen_away_from_where_the_heart_beats_is_doubted():
+    """Case 38 of the defect benchmark: an inferior+septal defect (90 deg at 40 %) breaks every shell of the LV and a
+    faint ring 7 cm away in the lung (level 28 against the wall's 228, beating 6.9 against 18.6) was taken with
+    confidence 1.0 and no warning. It is now warned about and its confidence is the beating ratio."""
+    counts, voxel, truth = _defect_bench_case("38_")
+    info = from_transaxial(GatedSpect(counts, (voxel,) * 3, "38")).reorientation
+    assert np.linalg.norm((np.asarray(info.centre) - truth["centre_vox"]) * voxel) > 40.0  # still the wrong structure
+    assert any("dimmer and beats less than a structure elsewhere" in w for w in info.warnings)
+    assert info.localisation.confidence < 0.5
+
+
+def test_a_control_of_the_defect_bench_is_not_doubted():
+    counts, voxel, truth = _defect_bench_case("01_")
+    info = from_transaxial(GatedSpect(counts, (voxel,) * 3, "01")).reorientation
+    assert np.linalg.norm((np.asarray(info.centre) - truth["centre_vox"]) * voxel) < 15.0
+    assert not any("elsewhere" in w for w in info.warnings) and info.localisation.confidence > 0.9
