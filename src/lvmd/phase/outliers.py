@@ -30,17 +30,13 @@ def isolated_samples(coefficients: np.ndarray, n_angles: int) -> np.ndarray:
     amplitude = np.abs(c)
     unit = c / np.maximum(amplitude, 1e-300)
     rows = c.shape[0]
-    flagged = np.zeros(c.shape, bool)
-    for r in range(rows):
-        near_rows = np.arange(max(r - 1, 0), min(r + 2, rows))
-        for a in range(n_angles):
-            rays = (a + np.arange(-2, 3)) % n_angles
-            block = np.ix_(near_rows, rays)
-            keep = np.ones((len(near_rows), len(rays)), bool)
-            keep[near_rows == r, 2] = False  # the sample itself
-            neighbours, strength = unit[block][keep], amplitude[block][keep]
-            mean = neighbours.mean()
-            if abs(mean) < NEIGHBOUR_COHERENCE or amplitude[r, a] >= AMPLITUDE_RATIO * np.median(strength):
-                continue
-            flagged[r, a] = abs(np.angle(unit[r, a] / mean, deg=True)) > ANTI_PHASE_DEG
-    return flagged.ravel()
+    # Neighbours as a stack (rows, angles, 14): rows beyond the grid are NaN, the ring wraps.
+    padded_unit = np.pad(unit, ((1, 1), (0, 0)), constant_values=np.nan)
+    padded_amplitude = np.pad(amplitude, ((1, 1), (0, 0)), constant_values=np.nan)
+    shifts = [(dr, da) for dr in (-1, 0, 1) for da in range(-2, 3) if (dr, da) != (0, 0)]
+    neighbours = np.stack([np.roll(padded_unit, -da, axis=1)[1 + dr:1 + dr + rows] for dr, da in shifts], axis=-1)
+    strength = np.stack([np.roll(padded_amplitude, -da, axis=1)[1 + dr:1 + dr + rows] for dr, da in shifts], axis=-1)
+    mean = np.nanmean(neighbours, axis=-1)
+    weak = amplitude < AMPLITUDE_RATIO * np.nanmedian(strength, axis=-1)
+    apart = np.abs(np.angle(unit * np.conj(mean), deg=True)) > ANTI_PHASE_DEG
+    return (weak & apart & (np.abs(mean) >= NEIGHBOUR_COHERENCE)).ravel()
