@@ -142,6 +142,11 @@ def analyze_study(study: GatedSpect, harmonics: int = 1, n_angles: int = 40, bin
     valve = (valve_plane_samples(fourier["phase"], n_angles, first_sa_row) if base_slice is None
              else np.zeros(len(row_of), bool))
     isolated = isolated_samples(fourier["coefficients"], n_angles) & ~valve
+    # A ray kept in its slice (beside extracardiac activity) cannot follow the base: at the base slice, 10 mm inside
+    # the end-systolic edge, it reads the base's descent through the blur as much as the wall's thickening, and its
+    # phase is neither (bench, an LBBB-like LV beside a gut loop 8x the LV: a dozen basal inferior samples at a fifth
+    # of the wall's amplitude, 40-100 deg off). It is left out there like a valve-plane sample.
+    untracked_base = sampled.untracked & (row_of >= top_row) & ~valve & ~isolated
     mid = np.arange(geometry.ring_slice + 1, geometry.base_slice) if geometry.base_slice > geometry.ring_slice + 1 \
         else np.array([geometry.ring_slice])
     blur = float(np.hypot(blur_sd_mm(wall_fwhm_mm(summed, geometry.centres, mid, geometry.radius_vox,
@@ -153,7 +158,7 @@ def analyze_study(study: GatedSpect, harmonics: int = 1, n_angles: int = 40, bin
 
     def wall(row: int) -> np.ndarray:
         """Indices of the wall samples when the base is grid row ``row``."""
-        return np.flatnonzero((row_of <= row) & ~valve & ~isolated)
+        return np.flatnonzero((row_of <= row) & ~valve & ~isolated & ~untracked_base)
 
     detail = np.nan
     if weights is not None:
@@ -193,6 +198,7 @@ def analyze_study(study: GatedSpect, harmonics: int = 1, n_angles: int = 40, bin
     phase_noise = float(np.degrees(np.sqrt(noise_power / (2.0 * max(np.median(power), 1e-300)))))
     qc.update(valve_plane_samples=int(valve[row_of <= top_row].sum()), wall_samples=int(len(main)),
               isolated_samples=int(isolated[row_of <= top_row].sum()),
+              untracked_base_samples=int(untracked_base[row_of <= top_row].sum()),
               blur_sd_mm=round(blur, 3), smoothing_mm=smoothing, recovery_lambda=round(lam, 5),
               fine_structure_ratio=round(float(detail), 3),
               phase_noise_deg=round(phase_noise, 3),

@@ -29,6 +29,8 @@ drawn by :mod:`lvmd.report.qc_figures`).
   from 1.5x: it can spill into the nearest wall); ``valve_plane_samples`` of ``wall_samples`` set aside as valve
   plane (warned about above 10 %); ``isolated_samples``: wall samples left out because they beat weakly and in
   anti-phase to all their neighbours (:mod:`lvmd.phase.outliers`; warned about above 5 %);
+  ``untracked_base_samples``: base-slice samples left out because their ray stayed in its slice beside extracardiac
+  activity and so reads the base's descent;
 - ``warnings``: human-readable, one line each.
 """
 

@@ -99,6 +99,9 @@ class WallSamples:
         Wall position of each sample (slice, row, col in mm) on the summed image.
     summed : numpy.ndarray, shape (N,)
         Each sample's count on the summed image at its wall position.
+    untracked : numpy.ndarray of bool, shape (N,)
+        Short-axis samples kept in their slice while the base moves (near extracardiac activity or crossing a static
+        gradient); False for the apical cap and for samples that follow the base.
     """
 
     curves: np.ndarray
@@ -109,12 +112,14 @@ class WallSamples:
     row_slice: np.ndarray
     positions_mm: np.ndarray
     summed: np.ndarray
+    untracked: np.ndarray
 
     def rows(self, keep: np.ndarray) -> "WallSamples":
         """The samples of the grid rows where ``keep`` (bool, one per row) is true."""
         per_sample = np.repeat(keep, self.n_angles)
         return WallSamples(self.curves[per_sample], self.rho[per_sample], self.theta[per_sample], self.grid_rho[keep],
-                           self.n_angles, self.row_slice[keep], self.positions_mm[per_sample], self.summed[per_sample])
+                           self.n_angles, self.row_slice[keep], self.positions_mm[per_sample], self.summed[per_sample],
+                           self.untracked[per_sample])
 
 
 def _first_peak(profile: np.ndarray, threshold: float) -> np.ndarray:
@@ -268,7 +273,8 @@ def sample_wall(counts: np.ndarray, geometry: LvGeometry, spacing_mm: tuple[floa
                                     order=1, mode="nearest").reshape(z_t.shape)
     crossing = (np.ptp(along, axis=0) > STATIC_CROSSING * level) & (slices <= geometry.base_slice - oz)[:, None]
     if (crossing & ~fixed).any():
-        z_t, wall_t, centre_t = track(fixed | crossing)
+        fixed = fixed | crossing
+        z_t, wall_t, centre_t = track(fixed)
     r_t = np.clip(wall_t[..., None] + np.where(spilled[None, ..., None], -0.5 * half, offsets), 0, None)
     rows_w = centre_t[0][..., None] - r_t * sin[None, None, :, None]
     cols_w = centre_t[1][..., None] + r_t * cos[None, None, :, None]
@@ -309,4 +315,6 @@ def sample_wall(counts: np.ndarray, geometry: LvGeometry, spacing_mm: tuple[floa
     wall_counts = ndimage.map_coordinates(summed, (np.concatenate([cap_pos, sa_pos]) - np.array([oz, oy, ox])).T,
                                           order=1, mode="nearest")
     row_slice = np.concatenate([np.full(cap_rings, np.nan), (slices + oz).astype(float)])
-    return WallSamples(curves, rho, theta, grid_rho, n_angles, row_slice, positions, wall_counts)
+    untracked = np.concatenate([np.zeros(cap_rings * n_angles, bool), fixed.ravel()]) if frame.base_per_gate is not None \
+        else np.zeros(len(rho), bool)
+    return WallSamples(curves, rho, theta, grid_rho, n_angles, row_slice, positions, wall_counts, untracked)
