@@ -270,3 +270,21 @@ def test_counting_noise_is_taken_out_of_psd_in_qc_and_warned_about_when_it_matte
     clean = analyze_study(make_phantom("lbbb", gates=8, peak_counts=400, seed=3).simulate())
     assert clean.qc["psd_noise_inflation_deg"] < 1.0 and not any("noise" in w for w in clean.warnings)
     assert clean.qc["extracardiac_near_ratio"] < 1.5 and clean.qc["valve_plane_samples"] < 0.1 * clean.qc["wall_samples"]
+
+
+def test_wall_lit_by_a_gut_loop_at_the_apex_is_left_out_and_does_not_set_perfusion():
+    """A uniform LV with a static loop 10x its peak against the apical inferior wall: before, the samples the loop
+    lit set perfusion 100 % and every segment read 39-42 %; now they are left out (qc.spill_lit_samples) and
+    every segment reads as the gut-free LV does (94-96 %)."""
+    study = make_phantom("synchronous", 0.0, gates=16, shape=(40, 64, 64), peak_counts=400, seed=3).simulate("s")
+    zz, yy, xx = np.ogrid[0:40, 0:64, 0:64]
+    loop = ((zz - 15) / 4.0) ** 2 + ((yy - 41) / 4.0) ** 2 + ((xx - 32) / 5.0) ** 2 <= 1.0
+    spread = ndimage.gaussian_filter(loop.astype(float), 1.3)
+    gut = np.random.default_rng(0).poisson(10 * study.counts.max() * spread / spread.max(), size=study.counts.shape)
+    clean = analyze_study(study)
+    lit = analyze_study(GatedSpect(study.counts + gut.astype(np.float32), study.spacing_mm, "gut"))
+    assert lit.segments["perfusion_pct"].min() >= 90.0
+    assert np.allclose(lit.segments["perfusion_pct"], clean.segments["perfusion_pct"], atol=5.0)
+    assert clean.qc["spill_lit_samples"] == 0
+    assert 5 <= lit.qc["spill_lit_samples"] <= 40
+    assert lit.metrics["psd_deg"] < 6.0

@@ -98,7 +98,7 @@ class WallSamples:
     positions_mm : numpy.ndarray, shape (N, 3)
         Wall position of each sample (slice, row, col in mm) on the summed image.
     summed : numpy.ndarray, shape (N,)
-        Each sample's count on the summed image at its wall position.
+        Each sample's count on the summed image at its wall position (not clipped: extracardiac spill shows).
     untracked : numpy.ndarray of bool, shape (N,)
         Short-axis samples kept in their slice while the base moves (near extracardiac activity or crossing a static
         gradient); False for the apical cap and for samples that follow the base.
@@ -312,7 +312,7 @@ def sample_wall(counts: np.ndarray, geometry: LvGeometry, spacing_mm: tuple[floa
                        (cy[:, :, 0] - wall * sin[None, :]).ravel() + oy, (cx[:, :, 0] + wall * cos[None, :]).ravel() + ox],
                       axis=1)
     positions = np.concatenate([cap_pos, sa_pos]) * np.array([dz, dy, dx])
-    wall_counts = ndimage.map_coordinates(summed, (np.concatenate([cap_pos, sa_pos]) - np.array([oz, oy, ox])).T,
+    wall_counts = ndimage.map_coordinates(unclipped, (np.concatenate([cap_pos, sa_pos]) - np.array([oz, oy, ox])).T,
                                           order=1, mode="nearest")
     row_slice = np.concatenate([np.full(cap_rings, np.nan), (slices + oz).astype(float)])
     untracked = np.concatenate([np.zeros(cap_rings * n_angles, bool), fixed.ravel()]) if frame.base_per_gate is not None \
