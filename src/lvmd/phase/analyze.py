@@ -32,6 +32,7 @@ NEAR_LV_MM = 30.0  # extracardiac activity this close to the LV region can spill
 QC_SUMMARY_KEYS = ("localisation_confidence", "localisation_method", "extracardiac_ratio", "clipping",
                    "gating_consistency", "lv_counts_cv", "base_slice", "base_sensitivity_deg")
 
+LIT_REACH_MM = 30.0  # a bright wall sample this close to masked extracardiac activity is lit by it
 REFERENCE_PERCENTILE = 95.0  # perfusion 100 % is this percentile of the wall samples not lit by spill
 
 
@@ -150,11 +151,13 @@ def analyze_study(study: GatedSpect, harmonics: int = 1, n_angles: int = 40, bin
     # phase is neither (bench, an LBBB-like LV beside a gut loop 8x the LV: a dozen basal inferior samples at a fifth
     # of the wall's amplitude, 40-100 deg off). It is left out there like a valve-plane sample.
     untracked_base = sampled.untracked & (row_of >= top_row) & ~valve & ~isolated
-    # A wall sample brighter than myocardium can be is lit by extracardiac activity against the wall (a gut loop
-    # touching the apex): its count curve is the hot organ's noise and reconstruction artefacts, not the wall's beat
-    # (independent bench, a synchronous LV with a loop 10x the LV at its apex: 20 apical inferior samples 75 deg off,
-    # PSD 31.6 -> 14.4 without them). Left out of the phase and of the perfusion reference.
-    spill_lit = (sampled.summed > EXTRACARDIAC_HOT * geometry.level) & ~valve & ~isolated & ~untracked_base
+    # A wall sample beside masked extracardiac activity and brighter than myocardium can be is lit by that activity
+    # (a gut loop touching the apex): its count curve is the hot organ's noise and reconstruction artefacts, not the
+    # wall's beat (independent bench, a synchronous LV with a loop 10x the LV at its apex: 20 apical inferior samples
+    # 75 deg off, PSD 31.6 -> 14.4 without them). Left out of the phase and of the perfusion reference. Away from
+    # masked activity a bright sample is myocardium: without attenuation correction the apex reads up to 1.5x the level.
+    spill_lit = ((sampled.summed > EXTRACARDIAC_HOT * geometry.level) & (sampled.near_masked_mm <= LIT_REACH_MM)
+                 & ~valve & ~isolated & ~untracked_base)
     mid = np.arange(geometry.ring_slice + 1, geometry.base_slice) if geometry.base_slice > geometry.ring_slice + 1 \
         else np.array([geometry.ring_slice])
     blur = float(np.hypot(blur_sd_mm(wall_fwhm_mm(summed, geometry.centres, mid, geometry.radius_vox,
@@ -190,7 +193,7 @@ def analyze_study(study: GatedSpect, harmonics: int = 1, n_angles: int = 40, bin
     thickening = fourier["thickening_pct"][main]
     amplitude = fourier["amplitude"][main]
     summed_counts = sampled.curves[main].sum(axis=1)
-    reference = _perfusion_reference(summed_counts, sampled.summed[main], geometry.level)
+    reference = _perfusion_reference(summed_counts, sampled.summed[main], sampled.near_masked_mm[main], geometry.level)
     perfusion = np.minimum(100.0 * summed_counts / reference, 100.0)
     rho, theta = sampled.rho[main], sampled.theta[main]
     segments = segment_summary(rho, theta, phase, perfusion, thickening)
@@ -379,19 +382,22 @@ def _sample_adaptively(study: GatedSpect, geometry: LvGeometry, frame, last: int
     return sampled, fourier, smoothing, noise
 
 
-def _perfusion_reference(summed_counts: np.ndarray, wall_counts: np.ndarray, level: float) -> float:
+def _perfusion_reference(summed_counts: np.ndarray, wall_counts: np.ndarray, near_masked_mm: np.ndarray,
+                         level: float) -> float:
     """Perfusion 100 %: the brightest samples not lit by extracardiac spill (their 95th percentile: a few samples
     that spill or noise lifts do not set it).
 
-    A sample is lit when its wall point (``wall_counts``, summed image) or its sampling window (``summed_counts``, the
-    maximal counts summed over gates, which can reach into spill the wall point misses) is over 1.3x the LV level;
-    the window's counts are put on the summed image's scale by their median ratio to the wall point's.
+    A sample within ``LIT_REACH_MM`` of masked extracardiac activity is lit when its wall point (``wall_counts``,
+    summed image) or its sampling window (``summed_counts``, the maximal counts summed over gates, which can reach
+    into spill the wall point misses) is over 1.3x the LV level; the window's counts are put on the summed image's
+    scale by their median ratio to the wall point's.
     """
     if level <= 0:
         return float(max(summed_counts.max(), 1e-12))
     positive = wall_counts > 0
     scale = float(np.median(summed_counts[positive] / wall_counts[positive])) if positive.any() else 1.0
-    clean = (wall_counts <= 1.3 * level) & (summed_counts <= 1.3 * level * scale)
+    bright = (wall_counts > 1.3 * level) | (summed_counts > 1.3 * level * scale)
+    clean = ~(bright & (near_masked_mm <= LIT_REACH_MM))
     pool = summed_counts[clean] if clean.any() else summed_counts
     return float(max(np.percentile(pool, REFERENCE_PERCENTILE), 1e-12))
 

@@ -102,6 +102,8 @@ class WallSamples:
     untracked : numpy.ndarray of bool, shape (N,)
         Short-axis samples kept in their slice while the base moves (near extracardiac activity or crossing a static
         gradient); False for the apical cap and for samples that follow the base.
+    near_masked_mm : numpy.ndarray, shape (N,)
+        Distance (mm) from each sample's wall position to the nearest masked extracardiac voxel (inf if none).
     """
 
     curves: np.ndarray
@@ -113,13 +115,14 @@ class WallSamples:
     positions_mm: np.ndarray
     summed: np.ndarray
     untracked: np.ndarray
+    near_masked_mm: np.ndarray
 
     def rows(self, keep: np.ndarray) -> "WallSamples":
         """The samples of the grid rows where ``keep`` (bool, one per row) is true."""
         per_sample = np.repeat(keep, self.n_angles)
         return WallSamples(self.curves[per_sample], self.rho[per_sample], self.theta[per_sample], self.grid_rho[keep],
                            self.n_angles, self.row_slice[keep], self.positions_mm[per_sample], self.summed[per_sample],
-                           self.untracked[per_sample])
+                           self.untracked[per_sample], self.near_masked_mm[per_sample])
 
 
 def _first_peak(profile: np.ndarray, threshold: float) -> np.ndarray:
@@ -315,6 +318,10 @@ def sample_wall(counts: np.ndarray, geometry: LvGeometry, spacing_mm: tuple[floa
     wall_counts = ndimage.map_coordinates(unclipped, (np.concatenate([cap_pos, sa_pos]) - np.array([oz, oy, ox])).T,
                                           order=1, mode="nearest")
     row_slice = np.concatenate([np.full(cap_rings, np.nan), (slices + oz).astype(float)])
+    near_masked = np.full(len(wall_counts), np.inf)
+    if mask is not None and mask.any():
+        near_masked = ndimage.map_coordinates(distance, (np.concatenate([cap_pos, sa_pos]) - np.array([oz, oy, ox])).T,
+                                              order=1, mode="nearest")
     untracked = np.concatenate([np.zeros(cap_rings * n_angles, bool), fixed.ravel()]) if frame.base_per_gate is not None \
         else np.zeros(len(rho), bool)
-    return WallSamples(curves, rho, theta, grid_rho, n_angles, row_slice, positions, wall_counts, untracked)
+    return WallSamples(curves, rho, theta, grid_rho, n_angles, row_slice, positions, wall_counts, untracked, near_masked)
