@@ -31,8 +31,8 @@ drawn by :mod:`lvmd.report.qc_figures`).
   anti-phase to all their neighbours (:mod:`lvmd.phase.outliers`; warned about above 5 %);
   ``untracked_base_samples``: base-slice samples left out because their ray stayed in its slice beside extracardiac
   activity and so reads the base's descent;
-  ``spill_lit_samples``: wall samples left out because they are brighter than myocardium can be (1.5x the LV level:
-  extracardiac activity against the wall; warned about above 5 %);
+  ``spill_lit_samples``: wall samples within 30 mm of masked extracardiac activity left out because they are brighter
+  than myocardium can be (1.5x the LV level: that activity lights them; warned about above 5 %);
 - ``warnings``: human-readable, one line each.
 """
 
