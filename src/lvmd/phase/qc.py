@@ -31,6 +31,8 @@ drawn by :mod:`lvmd.report.qc_figures`).
   anti-phase to all their neighbours (:mod:`lvmd.phase.outliers`; warned about above 5 %);
   ``untracked_base_samples``: base-slice samples left out because their ray stayed in its slice beside extracardiac
   activity and so reads the base's descent;
+  ``cap_amplitude_ratio``: the apical cap's median first-harmonic amplitude over the short-axis wall's (warned about
+  below 0.5: activity against the apex or a non-viable apex);
   ``spill_lit_samples``: wall samples within 30 mm of masked extracardiac activity left out because they are brighter
   than myocardium can be (1.5x the LV level: that activity lights them; warned about above 5 %);
 - ``warnings``: human-readable, one line each.
@@ -49,6 +51,7 @@ BASE_SENSITIVITY_LIMIT = 5.0
 VALVE_SAMPLES_LIMIT = 0.1  # share of the wall samples set aside as valve plane above which the base is doubtful
 ISOLATED_SAMPLES_LIMIT = 0.05  # share of the wall samples left out as isolated anti-phase above which it is warned
 SPILL_LIT_LIMIT = 0.05  # share of the wall samples left out as lit by extracardiac activity above which it is warned
+CAP_AMPLITUDE_LIMIT = 0.5  # apical cap's median beat over the wall's below which the cap's phase is doubted
 EXTRACARDIAC_NOTE = 1.5
 
 
@@ -118,6 +121,9 @@ def quality_warnings(qc: dict) -> list[str]:
     if qc.get("isolated_samples", 0) > ISOLATED_SAMPLES_LIMIT * max(qc.get("wall_samples", 0), 1):
         out.append(f"{qc['isolated_samples']} wall samples beat weakly and in anti-phase to all their neighbours "
                    "(spill from nearby activity, or noise) and were left out: check the QC figure")
+    if qc.get("cap_amplitude_ratio", 1.0) < CAP_AMPLITUDE_LIMIT:
+        out.append(f"the apical cap beats at {qc['cap_amplitude_ratio']:.2f} of the wall's amplitude (activity against "
+                   "the apex, or a non-viable apex): its phase is unreliable, check the QC figure")
     if qc.get("spill_lit_samples", 0) > SPILL_LIT_LIMIT * max(qc.get("wall_samples", 0), 1):
         out.append(f"{qc['spill_lit_samples']} wall samples are brighter than myocardium can be (extracardiac activity "
                    "against the wall) and were left out: the phase there is unknown, check the QC figure")
