@@ -272,17 +272,23 @@ def test_counting_noise_is_taken_out_of_psd_in_qc_and_warned_about_when_it_matte
     assert clean.qc["extracardiac_near_ratio"] < 1.5 and clean.qc["valve_plane_samples"] < 0.1 * clean.qc["wall_samples"]
 
 
+def with_static_ellipsoid(study: GatedSpect, centre, semi_axes, factor: float = 10.0) -> GatedSpect:
+    """``study`` plus a static ellipsoid (voxel centre and semi-axes, z y x) ``factor`` x its peak, Poisson noise."""
+    shape = study.counts.shape[1:]
+    zz, yy, xx = np.ogrid[0:shape[0], 0:shape[1], 0:shape[2]]
+    inside = sum(((axis - c) / r) ** 2 for axis, c, r in zip((zz, yy, xx), centre, semi_axes)) <= 1.0
+    spread = ndimage.gaussian_filter(inside.astype(float), 1.3)
+    hot = np.random.default_rng(0).poisson(factor * study.counts.max() * spread / spread.max(), size=study.counts.shape)
+    return GatedSpect(study.counts + hot.astype(np.float32), study.spacing_mm, "static")
+
+
 def test_wall_lit_by_a_gut_loop_at_the_apex_is_left_out_and_does_not_set_perfusion():
     """A uniform LV with a static loop 10x its peak against the apical inferior wall: before, the samples the loop
     lit set perfusion 100 % and every segment read 39-42 %; now they are left out (qc.spill_lit_samples) and
     every segment reads as the gut-free LV does (94-96 %)."""
     study = make_phantom("synchronous", 0.0, gates=16, shape=(40, 64, 64), peak_counts=400, seed=3).simulate("s")
-    zz, yy, xx = np.ogrid[0:40, 0:64, 0:64]
-    loop = ((zz - 15) / 4.0) ** 2 + ((yy - 41) / 4.0) ** 2 + ((xx - 32) / 5.0) ** 2 <= 1.0
-    spread = ndimage.gaussian_filter(loop.astype(float), 1.3)
-    gut = np.random.default_rng(0).poisson(10 * study.counts.max() * spread / spread.max(), size=study.counts.shape)
     clean = analyze_study(study)
-    lit = analyze_study(GatedSpect(study.counts + gut.astype(np.float32), study.spacing_mm, "gut"))
+    lit = analyze_study(with_static_ellipsoid(study, (15, 41, 32), (4.0, 4.0, 5.0)))
     assert lit.segments["perfusion_pct"].min() >= 90.0
     assert np.allclose(lit.segments["perfusion_pct"], clean.segments["perfusion_pct"], atol=5.0)
     assert clean.qc["spill_lit_samples"] == 0
@@ -295,12 +301,8 @@ def test_an_apex_hidden_by_hot_activity_is_warned_about():
     amplitude) and its noise took PSD to 28 deg with no warning at all; now the QC says the cap's phase is unreliable.
     The same LV without the blob reads a cap ratio of about 1 and no such warning."""
     study = make_phantom("synchronous", 0.0, gates=16, shape=(40, 64, 64), peak_counts=400, seed=3).simulate("s")
-    zz, yy, xx = np.ogrid[0:40, 0:64, 0:64]
-    blob = ((zz - 10) / 3.0) ** 2 + ((yy - 31) / 4.0) ** 2 + ((xx - 32) / 4.0) ** 2 <= 1.0
-    spread = ndimage.gaussian_filter(blob.astype(float), 1.3)
-    hot = np.random.default_rng(0).poisson(10 * study.counts.max() * spread / spread.max(), size=study.counts.shape)
     clean = analyze_study(study)
-    hidden = analyze_study(GatedSpect(study.counts + hot.astype(np.float32), study.spacing_mm, "apex"))
+    hidden = analyze_study(with_static_ellipsoid(study, (10, 31, 32), (3.0, 4.0, 4.0)))
     assert any("apical cap beats at" in w for w in hidden.qc["warnings"])
     assert hidden.qc["cap_amplitude_ratio"] < 0.3
     assert clean.qc["cap_amplitude_ratio"] > 0.9
