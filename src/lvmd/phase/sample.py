@@ -315,13 +315,12 @@ def sample_wall(counts: np.ndarray, geometry: LvGeometry, spacing_mm: tuple[floa
                        (cy[:, :, 0] - wall * sin[None, :]).ravel() + oy, (cx[:, :, 0] + wall * cos[None, :]).ravel() + ox],
                       axis=1)
     positions = np.concatenate([cap_pos, sa_pos]) * np.array([dz, dy, dx])
-    wall_counts = ndimage.map_coordinates(unclipped, (np.concatenate([cap_pos, sa_pos]) - np.array([oz, oy, ox])).T,
-                                          order=1, mode="nearest")
+    wall_points = (np.concatenate([cap_pos, sa_pos]) - np.array([oz, oy, ox])).T  # in the cropped volume
+    wall_counts = ndimage.map_coordinates(unclipped, wall_points, order=1, mode="nearest")
     row_slice = np.concatenate([np.full(cap_rings, np.nan), (slices + oz).astype(float)])
     near_masked = np.full(len(wall_counts), np.inf)
     if mask is not None and mask.any():
-        near_masked = ndimage.map_coordinates(distance, (np.concatenate([cap_pos, sa_pos]) - np.array([oz, oy, ox])).T,
-                                              order=1, mode="nearest")
+        near_masked = ndimage.map_coordinates(distance, wall_points, order=1, mode="nearest")
     untracked = np.concatenate([np.zeros(cap_rings * n_angles, bool), fixed.ravel()]) if frame.base_per_gate is not None \
         else np.zeros(len(rho), bool)
     return WallSamples(curves, rho, theta, grid_rho, n_angles, row_slice, positions, wall_counts, untracked, near_masked)
