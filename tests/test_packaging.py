@@ -41,3 +41,17 @@ def test_demo_cohort_is_read_through_the_package():
 
     assert demo_cohort_path().is_relative_to(PACKAGE) or "site-packages" in demo_cohort_path().parts
     assert len(load_demo_cohort()) == 103
+
+
+def test_python_m_lvmd_runs_the_same_command_line(tmp_path):
+    """``python -m lvmd`` is the ``lvmd`` script where scripts are not on PATH (benchmarks run lvmd this way)."""
+    import subprocess
+    import sys
+
+    import lvmd
+
+    done = subprocess.run([sys.executable, "-m", "lvmd", "--version"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == f"lvmd {lvmd.__version__}"
+    done = subprocess.run([sys.executable, "-m", "lvmd", "phase", "no-such-file.dcm", "--out", "out"],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 2 and "no-such-file.dcm" in done.stderr and not (tmp_path / "out").exists()
