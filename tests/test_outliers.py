@@ -41,3 +41,12 @@ def test_the_ring_wraps_around():
     c = _lbbb_grid()
     c[4 * ANGLES] = -0.2 * c[4 * ANGLES]  # ray 0: two of its neighbours each row are rays 38 and 39
     assert np.flatnonzero(isolated_samples(c, ANGLES)).tolist() == [4 * ANGLES]
+
+
+def test_the_weaker_a_sample_the_less_disagreement_it_takes():
+    # the phase limit is 90 deg at half the neighbours' amplitude and shrinks in proportion below it
+    c = _lbbb_grid()
+    faint, weak = 2 * ANGLES + 11, 6 * ANGLES + 30
+    c[faint] *= 0.08 * np.exp(1j * np.radians(-56.0))  # a twelfth of the amplitude, 56 deg off: limit 14 deg
+    c[weak] *= 0.4 * np.exp(1j * np.radians(56.0))  # 0.4 of the amplitude, 56 deg off: limit 72 deg
+    assert np.flatnonzero(isolated_samples(c, ANGLES)).tolist() == [faint]
