@@ -23,10 +23,27 @@ def test_one_weak_sample_in_anti_phase_is_flagged_and_nothing_else():
     assert np.flatnonzero(flagged).tolist() == [3 * ANGLES + 7]
 
 
-def test_a_strong_sample_in_anti_phase_is_kept():
+def test_a_strong_sample_in_anti_phase_is_left_out_too():
+    # neighbours that share most of its counts cannot all beat 180 deg from it, however strongly it beats
     c = _lbbb_grid()
     c[5 * ANGLES + 20] = -c[5 * ANGLES + 20]
-    assert not isolated_samples(c, ANGLES).any()
+    assert np.flatnonzero(isolated_samples(c, ANGLES)).tolist() == [5 * ANGLES + 20]
+
+
+def test_two_bad_samples_side_by_side_do_not_shield_each_other():
+    # bench: two adjacent samples in anti-phase beside a gut loop (0.7 and 0.4 of their neighbours' amplitude)
+    c = _lbbb_grid()
+    upper, lower = 3 * ANGLES + 33, 4 * ANGLES + 33
+    c[upper] *= -0.7
+    c[lower] *= -0.4
+    assert np.flatnonzero(isolated_samples(c, ANGLES)).tolist() == [upper, lower]
+
+
+def test_a_sharp_regional_step_is_kept():
+    # half the ring 120 deg late, with no blur at all: the samples at each edge have neighbours on both sides
+    c = _lbbb_grid().reshape(ROWS, ANGLES)
+    c[:, ANGLES // 2:] *= np.exp(1j * np.radians(120.0))
+    assert not isolated_samples(c.ravel(), ANGLES).any()
 
 
 def test_a_weak_region_beating_late_together_is_kept():

@@ -207,9 +207,32 @@ def _follow_slices(clipped: np.ndarray, centre: np.ndarray, radius: float, pix: 
     centres = np.tile(np.asarray(centre, float), (Z, 1))
     if not fixed:
         for z in np.flatnonzero(ring):
-            wy, wx = np.unravel_index(int(np.argmax(window[z])), window[z].shape)
-            centres[z] = (ys.start + max(cy - 2, 0) + wy, xs.start + max(cx - 2, 0) + wx)
+            centres[z] = _sub_voxel_peak(score[z], window[z], ys.start + max(cy - 2, 0), xs.start + max(cx - 2, 0),
+                                         (ys.start, xs.start))
     return centres, ring, top
+
+
+def _sub_voxel_peak(score: np.ndarray, window: np.ndarray, window_y: int, window_x: int,
+                    origin: tuple[int, int]) -> tuple[float, float]:
+    """(row, col) of a slice's best ring centre in the volume, refined to a fraction of a voxel.
+
+    The window's best voxel is moved by a parabola through its neighbours' scores along each axis (as
+    :func:`lvmd.phase.base.apex_position` does along the LV axis). At 6-7 mm voxels a whole-voxel centre is up to
+    3.4 mm off, and the apical cap's rays, set around the first ring slice's centre, read one side of the cap
+    closer to the apex than the other: on the bench's transaxial LBBB-like LV beside a hot gut the cap's septal
+    half read 40-48 deg early and the mean phase 5.9 deg early.
+    """
+    wy, wx = np.unravel_index(int(np.argmax(window)), window.shape)
+    peak = [float(window_y + wy), float(window_x + wx)]
+    py, px = int(peak[0]) - origin[0], int(peak[1]) - origin[1]
+    for axis, (before, after) in enumerate((((py - 1, px), (py + 1, px)), ((py, px - 1), (py, px + 1)))):
+        if min(before) < 0 or after[0] >= score.shape[0] or after[1] >= score.shape[1]:
+            continue
+        a, b, c = score[before], score[py, px], score[after]
+        curvature = a - 2.0 * b + c
+        if curvature < 0:
+            peak[axis] += float(np.clip(0.5 * (a - c) / curvature, -0.5, 0.5))
+    return peak[0], peak[1]
 
 
 def extracardiac_mask(image: np.ndarray, centres: np.ndarray, radius: float, apex: int, base: int,

@@ -1,30 +1,33 @@
-"""Wall samples whose phase cannot be myocardium: weak, and out of phase with coherent neighbours.
+"""Wall samples whose phase cannot be myocardium: out of phase with neighbours that agree among themselves.
 
 At SPECT resolution (10-18 mm FWHM) neighbouring samples (one row and two rays apart, 3-7 mm) share most of their
 counts, so a real regional delay changes smoothly from sample to sample (the argument
-:func:`lvmd.phase.base.valve_plane_samples` makes between rows at the base). A sample whose first harmonic is much
-weaker than its neighbours' and whose phase lies more than 90 degrees from theirs, while they agree among themselves,
-is reading something else: spill from extracardiac activity that its maximal-count window reaches in some gates, or
-a noise spike. One such sample in anti-phase adds 10 degrees to the PSD of a synchronous LV (bench: a 16-gate LV
-beside a gut loop 8x its level read PSD 10.3 against a true 0 from two of them). The weaker the sample, the less
-disagreement it takes: the phase limit shrinks in proportion to the amplitude ratio (90 degrees at half the
-neighbours' amplitude, 15 at a twelfth). A sample that hardly beats cannot carry a regional delay its neighbours,
-which share most of its counts, do not show (bench: one sample at a twelfth of its neighbours' amplitude and 56 deg
-off, beside a gut loop, took a synchronous LV to PSD 5.2 against a true 0; without it 2.1). A scar is left alone:
-its samples are weak together, so their neighbours do not agree.
+:func:`lvmd.phase.base.valve_plane_samples` makes between rows at the base). A sample whose phase lies more than
+90 degrees from its neighbours', while they agree among themselves, is reading something else: spill from
+extracardiac activity that its maximal-count window reaches in some gates, or a noise spike. One such sample adds
+10 degrees to the PSD of a synchronous LV (bench: a 16-gate LV beside a gut loop 8x its level read PSD 10.3 against
+a true 0 from two of them). The weaker the sample, the less disagreement it takes: below half the neighbours'
+amplitude the limit shrinks in proportion (45 degrees at a quarter, 15 at a twelfth), since a sample that hardly
+beats cannot carry a regional delay that neighbours sharing its counts do not show (bench: one sample at a twelfth
+of its neighbours' amplitude and 56 deg off took a synchronous LV to PSD 5.2 against a true 0; without it 2.1).
+Neighbours agree when at least three quarters of them lie within 90 degrees of their mean and those average to a
+coherent phasor: two bad samples side by side must not shield each other (bench: two adjacent samples in
+anti-phase beside a gut loop took a synchronous LV to PSD 15.7). A scar is left alone: its samples are weak
+together, so their neighbours do not agree.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-AMPLITUDE_RATIO = 0.5  # weaker than this fraction of the neighbours' median amplitude
-ANTI_PHASE_DEG = 90.0  # and farther than this from the neighbours' mean phase, times amplitude ratio / AMPLITUDE_RATIO
-NEIGHBOUR_COHERENCE = 0.9  # while the neighbours' unit phasors average to at least this (circular SD <= 26 deg)
+ANTI_PHASE_DEG = 90.0  # a sample farther than this from its neighbours' mean phase is left out
+AMPLITUDE_RATIO = 0.5  # below this fraction of the neighbours' median amplitude the limit shrinks in proportion
+NEIGHBOUR_AGREEMENT = 0.75  # neighbours agree when this fraction lies within ANTI_PHASE_DEG of their mean
+NEIGHBOUR_COHERENCE = 0.9  # and those average to at least this (circular SD <= 26 deg)
 
 
 def isolated_samples(coefficients: np.ndarray, n_angles: int) -> np.ndarray:
-    """Bool per sample (grid order, rows x ``n_angles``): the weak samples out of phase with coherent neighbours.
+    """Bool per sample (grid order, rows x ``n_angles``): the samples out of phase with neighbours that agree.
 
     ``coefficients`` are the samples' first-harmonic coefficients (N,) or (N, K) (the first column is used).
     Neighbours: the same and the adjacent rows, two rays either side (around the ring).
@@ -40,9 +43,14 @@ def isolated_samples(coefficients: np.ndarray, n_angles: int) -> np.ndarray:
     shifts = [(dr, da) for dr in (-1, 0, 1) for da in range(-2, 3) if (dr, da) != (0, 0)]
     neighbours = np.stack([np.roll(padded_unit, -da, axis=1)[1 + dr:1 + dr + rows] for dr, da in shifts], axis=-1)
     strength = np.stack([np.roll(padded_amplitude, -da, axis=1)[1 + dr:1 + dr + rows] for dr, da in shifts], axis=-1)
-    mean = np.nanmean(neighbours, axis=-1)
-    ratio = amplitude / np.nanmedian(strength, axis=-1)
+    first_mean = np.nanmean(neighbours, axis=-1)
+    with np.errstate(invalid="ignore"):  # NaN neighbours beyond the grid neither agree nor count
+        agree = np.abs(np.angle(neighbours * np.conj(first_mean)[..., None], deg=True)) <= ANTI_PHASE_DEG
+    agreeing = agree.sum(axis=-1)
+    mean = np.where(agree, neighbours, 0).sum(axis=-1) / np.maximum(agreeing, 1)
+    coherent = (np.abs(mean) >= NEIGHBOUR_COHERENCE) & (agreeing >= NEIGHBOUR_AGREEMENT * np.isfinite(neighbours.real).sum(-1))
+    typical = np.nanmedian(strength, axis=-1)
+    ratio = np.divide(amplitude, typical, out=np.ones_like(amplitude), where=typical > 0)  # still neighbours: no shrink
     limit_deg = ANTI_PHASE_DEG * np.minimum(ratio / AMPLITUDE_RATIO, 1.0)
-    weak = ratio < AMPLITUDE_RATIO
     apart = np.abs(np.angle(unit * np.conj(mean), deg=True)) > limit_deg
-    return (weak & apart & (np.abs(mean) >= NEIGHBOUR_COHERENCE)).ravel()
+    return (apart & coherent).ravel()

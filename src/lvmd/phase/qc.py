@@ -27,8 +27,8 @@ drawn by :mod:`lvmd.report.qc_figures`).
   ``psd_noise_inflation_deg`` the difference (warned about when noise alone moves PSD by more than max(4 deg, 12 %));
 - ``extracardiac_near_ratio``: peak activity within 3 cm of the LV region over the LV's peak level (warned about
   from 1.5x: it can spill into the nearest wall); ``valve_plane_samples`` of ``wall_samples`` set aside as valve
-  plane (warned about above 10 %); ``isolated_samples``: wall samples left out because they beat weakly and out of
-  phase with all their neighbours (:mod:`lvmd.phase.outliers`; warned about above 5 %);
+  plane (warned about above 10 %); ``isolated_samples``: wall samples left out because they beat out of phase with
+  neighbours that agree among themselves (:mod:`lvmd.phase.outliers`; warned about above 5 %);
   ``untracked_base_samples``: base-slice samples left out because their ray stayed in its slice beside extracardiac
   activity and so reads the base's descent;
   ``cap_amplitude_ratio``: the apical cap's median first-harmonic amplitude over the short-axis wall's (warned about
@@ -119,7 +119,7 @@ def quality_warnings(qc: dict) -> list[str]:
         out.append(f"{qc['valve_plane_samples']} basal samples beat in anti-phase to the LV (valve plane or atria) "
                    "and were left out of the wall: the base may be uncertain, check the QC figure")
     if qc.get("isolated_samples", 0) > ISOLATED_SAMPLES_LIMIT * max(qc.get("wall_samples", 0), 1):
-        out.append(f"{qc['isolated_samples']} wall samples beat weakly and out of phase with all their neighbours "
+        out.append(f"{qc['isolated_samples']} wall samples beat out of phase with neighbours that agree among themselves "
                    "(spill from nearby activity, or noise) and were left out: check the QC figure")
     if qc.get("cap_amplitude_ratio", 1.0) < CAP_AMPLITUDE_LIMIT:
         out.append(f"the apical cap beats at {qc['cap_amplitude_ratio']:.2f} of the wall's amplitude (activity against "
