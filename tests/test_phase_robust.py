@@ -296,14 +296,33 @@ def test_wall_lit_by_a_gut_loop_at_the_apex_is_left_out_and_does_not_set_perfusi
     assert lit.metrics["psd_deg"] < 6.0
 
 
-def test_an_apex_hidden_by_hot_activity_is_warned_about():
+def test_an_apex_hidden_by_hot_activity_is_left_out_and_warned_about():
     """A static blob 10x the LV's peak over the apex of a synchronous LV: the cap hardly beats (0.2 of the wall's
-    amplitude) and its noise took PSD to 28 deg with no warning at all; now the QC says the cap's phase is unreliable.
-    The same LV without the blob reads a cap ratio of about 1 and no such warning."""
+    amplitude) and its noise took PSD to 28 deg with no warning at all. The cap is brighter than myocardium can be,
+    so it is hidden by the blob: its samples are left out (PSD as without the blob) and the QC says so. The same LV
+    without the blob reads a cap ratio of about 1 and leaves nothing out."""
     study = make_phantom("synchronous", 0.0, gates=16, shape=(40, 64, 64), peak_counts=400, seed=3).simulate("s")
     clean = analyze_study(study)
     hidden = analyze_study(with_static_ellipsoid(study, (10, 31, 32), (3.0, 4.0, 4.0)))
-    assert any("apical cap beats at" in w for w in hidden.qc["warnings"])
     assert hidden.qc["cap_amplitude_ratio"] < 0.3
-    assert clean.qc["cap_amplitude_ratio"] > 0.9
+    assert hidden.qc["hidden_cap_samples"] >= 40
+    assert any("samples were left out of the phase" in w for w in hidden.qc["warnings"])
+    assert abs(hidden.metrics["psd_deg"] - clean.metrics["psd_deg"]) < 2.0, (hidden.metrics, clean.metrics)
+    assert clean.qc["cap_amplitude_ratio"] > 0.9 and clean.qc["hidden_cap_samples"] == 0
     assert not any("apical cap" in w for w in clean.qc["warnings"])
+
+
+@pytest.mark.parametrize("scar_rho, uptake", [(0.3, 0.3), (0.45, 0.3)])
+def test_a_non_viable_apex_is_kept_and_warned_about(scar_rho, uptake):
+    """An apical scar (30 % uptake, akinetic) far from any extracardiac activity: the cap hardly beats and is dim,
+    so it is a non-viable apex, part of the LV's phase, and is kept (warned about). The larger scar left no slice
+    below the first ring above the apex threshold and was refused as "apex and base inconsistent"."""
+    yy, xx = np.mgrid[0:64, 0:64]
+    perfusion = np.where(np.hypot(yy - 31.5, xx - 31.5) / 32.0 < scar_rho, uptake, 1.0)
+    study = make_phantom("synchronous", 0.0, gates=16, shape=(40, 64, 64), peak_counts=400, seed=3,
+                         perfusion_map=perfusion).simulate("s")
+    result = analyze_study(study)
+    assert result.qc["cap_amplitude_ratio"] < 0.5
+    assert result.qc["hidden_cap_samples"] == 0
+    assert any("non-viable apex" in w for w in result.qc["warnings"])
+    assert result.segments.loc[17, "perfusion_pct"] < 70.0 <= result.segments.loc[1:12, "perfusion_pct"].min()

@@ -159,7 +159,8 @@ def locate_lv(counts: np.ndarray, spacing_mm: tuple[float, float, float], centre
         lo -= 1
     while hi < Z - 1 and ring[hi + 1]:
         hi += 1
-    # The apical cap: slices below the first ring whose centre region is still myocardial.
+    # The apical cap: slices below the first ring whose centre region is still myocardial; at least one, since the
+    # LV closes somewhere below its first ring (a large apical scar can leave no slice above APEX_LEVEL there).
     yy, xx = np.ogrid[0:Y, 0:X]
     apex = lo
     while apex > 0:
@@ -168,6 +169,7 @@ def locate_lv(counts: np.ndarray, spacing_mm: tuple[float, float, float], centre
         if clipped[apex - 1][disc].max() < APEX_LEVEL:
             break
         apex -= 1
+    apex = min(apex, max(lo - 1, 0))
     centres[:lo] = centres[lo]
     centres[hi + 1:] = centres[hi]
     if apex_slice is not None:

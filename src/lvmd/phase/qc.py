@@ -32,7 +32,10 @@ drawn by :mod:`lvmd.report.qc_figures`).
   ``untracked_base_samples``: base-slice samples left out because their ray stayed in its slice beside extracardiac
   activity and so reads the base's descent;
   ``cap_amplitude_ratio``: the apical cap's median first-harmonic amplitude over the short-axis wall's (warned about
-  below 0.5: activity against the apex or a non-viable apex);
+  below 0.5: activity against the apex or a non-viable apex); ``hidden_cap_samples``: cap samples left out because
+  the cap hardly beats (ratio below 0.5) beside extracardiac activity (masked within 45 mm, or brighter than
+  myocardium can be), so that its phase is that activity's noise (a dim cap far from any such activity is a
+  non-viable apex and is kept);
   ``spill_lit_samples``: wall samples within 30 mm of masked extracardiac activity left out because they are brighter
   than myocardium can be (1.5x the LV level: that activity lights them; warned about above 5 %);
 - ``warnings``: human-readable, one line each.
@@ -121,7 +124,10 @@ def quality_warnings(qc: dict) -> list[str]:
     if qc.get("isolated_samples", 0) > ISOLATED_SAMPLES_LIMIT * max(qc.get("wall_samples", 0), 1):
         out.append(f"{qc['isolated_samples']} wall samples beat out of phase with neighbours that agree among themselves "
                    "(spill from nearby activity, or noise) and were left out: check the QC figure")
-    if qc.get("cap_amplitude_ratio", 1.0) < CAP_AMPLITUDE_LIMIT:
+    if qc.get("hidden_cap_samples", 0) > 0:
+        out.append(f"the apical cap beats at {qc['cap_amplitude_ratio']:.2f} of the wall's amplitude beside extracardiac "
+                   f"activity: its {qc['hidden_cap_samples']} samples were left out of the phase, check the QC figure")
+    elif qc.get("cap_amplitude_ratio", 1.0) < CAP_AMPLITUDE_LIMIT:
         out.append(f"the apical cap beats at {qc['cap_amplitude_ratio']:.2f} of the wall's amplitude (activity against "
                    "the apex, or a non-viable apex): its phase is unreliable, check the QC figure")
     if qc.get("spill_lit_samples", 0) > SPILL_LIT_LIMIT * max(qc.get("wall_samples", 0), 1):
