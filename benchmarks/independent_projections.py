@@ -15,7 +15,8 @@ What it found (docs/torso-bench.md, "A third review"): all 33 studies run exited
 LVs read PSD 6-11 (15 at low counts), and LBBB and step LVs read lateral later than septal. A hot loop (5x or more)
 within 6 mm of the apical inferior wall lit wall samples: perfusion read 7-13 % in every segment and a synchronous LV
 (a09) read PSD 31 with only a generic warning. That led to the spill-lit sample rule and the apical cap amplitude
-warning; a12 and a16 (loops over the apex) stay corrupted beyond the lit samples. Run:
+warning; in session 11 the cap that a loop over the apex hides (a09, a12) is left out too (PSD 10.6 and 56.2, the
+latter a 120 deg step whose true PSD is 60), while a16 (three loops) stays corrupted beyond the lit samples. Run:
 
     python benchmarks/independent_projections.py [--cases a09 c03 ...] [--large] [--seed 0] [--out DIR]
 
