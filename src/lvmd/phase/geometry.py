@@ -209,24 +209,24 @@ def _follow_slices(clipped: np.ndarray, centre: np.ndarray, radius: float, pix: 
     centres = np.tile(np.asarray(centre, float), (Z, 1))
     if not fixed:
         for z in np.flatnonzero(ring):
-            centres[z] = _sub_voxel_peak(score[z], window[z], ys.start + max(cy - 2, 0), xs.start + max(cx - 2, 0),
-                                         (ys.start, xs.start))
+            row, col = _sub_voxel_peak(score[z], slice(max(cy - 2, 0), cy + 3), slice(max(cx - 2, 0), cx + 3))
+            centres[z] = (ys.start + row, xs.start + col)
     return centres, ring, top
 
 
-def _sub_voxel_peak(score: np.ndarray, window: np.ndarray, window_y: int, window_x: int,
-                    origin: tuple[int, int]) -> tuple[float, float]:
-    """(row, col) of a slice's best ring centre in the volume, refined to a fraction of a voxel.
+def _sub_voxel_peak(score: np.ndarray, rows: slice, cols: slice) -> tuple[float, float]:
+    """(row, col) in ``score`` of the best voxel of its window ``score[rows, cols]``, refined to a fraction of a voxel.
 
-    The window's best voxel is moved by a parabola through its neighbours' scores along each axis (as
+    The best voxel is moved by a parabola through its neighbours' scores along each axis (as
     :func:`lvmd.phase.base.apex_position` does along the LV axis). At 6-7 mm voxels a whole-voxel centre is up to
     3.4 mm off, and the apical cap's rays, set around the first ring slice's centre, read one side of the cap
     closer to the apex than the other: on the bench's transaxial LBBB-like LV beside a hot gut the cap's septal
     half read 40-48 deg early and the mean phase 5.9 deg early.
     """
+    window = score[rows, cols]
     wy, wx = np.unravel_index(int(np.argmax(window)), window.shape)
-    peak = [float(window_y + wy), float(window_x + wx)]
-    py, px = int(peak[0]) - origin[0], int(peak[1]) - origin[1]
+    py, px = rows.start + int(wy), cols.start + int(wx)
+    peak = [float(py), float(px)]
     for axis, (before, after) in enumerate((((py - 1, px), (py + 1, px)), ((py, px - 1), (py, px + 1)))):
         if min(before) < 0 or after[0] >= score.shape[0] or after[1] >= score.shape[1]:
             continue
