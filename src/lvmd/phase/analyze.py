@@ -282,6 +282,7 @@ def _fill_gaps(values: np.ndarray, index: np.ndarray, rows: int, n_angles: int) 
             grid[r, gaps] = grid[r, kept[np.argmin(np.minimum(distance, n_angles - distance), axis=1)]]
     return grid.ravel()
 
+
 def _noise_rows(curves: np.ndarray) -> np.ndarray:
     """The (N, T) curves' noise harmonics (:func:`lvmd.phase.motion.noise_harmonics`): cos and sin rows, (2 K, N)."""
     T = curves.shape[1]
@@ -424,6 +425,7 @@ def _perfusion_reference(summed_counts: np.ndarray, wall_counts: np.ndarray, nea
     clean = ~(bright & (near_masked_mm <= LIT_REACH_MM))
     pool = summed_counts[clean] if clean.any() else summed_counts
     return float(max(np.percentile(pool, REFERENCE_PERCENTILE), 1e-12))
+
 
 def _quality(study: GatedSpect, geometry: LvGeometry, samples: WallSamples, base, sensitivity: float) -> dict:
     """The QC block of a result (see :mod:`lvmd.phase.qc`), warnings excluded."""
