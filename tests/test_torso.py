@@ -432,14 +432,17 @@ def test_weak_samples_out_of_phase_beside_a_gut_loop_are_left_out(path):
     assert row["psd_est"] < 4.0
 
 
-def test_the_apical_cap_is_centred_on_the_lv_axis():
-    """A transaxial LBBB-like 16-gate LV beside a gut loop 8x its level (seed base 1900 of the matrix). With whole-voxel
-    ring centres (6.8 mm) the cap's rays sat off the apex: its septal half read the septum's phase, 40-48 deg early,
-    and the mean phase was 5.9 deg early."""
+@pytest.mark.parametrize("path", ["transaxial", "short-axis"])
+def test_the_apical_cap_is_centred_on_the_lv_axis(path):
+    """An LBBB-like 16-gate LV beside a gut loop 8x its level (seed base 1900 of the matrix). Transaxial: with
+    whole-voxel ring centres (6.8 mm) the cap's rays sat off the apex, its septal half read the septum's phase 40-48 deg
+    early, and the mean phase was 5.9 deg early. Short axis: the cap's rays ran parallel to the axis and met the dome
+    obliquely, the first peak jumping a slice from one side to the other, and recovery tripled the contrast the cap read
+    from the walls around it: mean 5.2 deg early (-4.6 with the dome met square-on and the cap taken as measured)."""
     cell = ("lbbb", 16, "hot-gut")
     case = random_case(1900 + MATRIX.index(cell), pattern="lbbb", gates=16, **MATRIX_COUNTS, **MATRIX_PATTERNS["lbbb"],
                        **MATRIX_GUT["hot-gut"])
-    row = run_case(case, "transaxial")
+    row = run_case(case, path)
     assert row["localised"] and row["psd_ok"], (row["psd_est"], row["psd_true"])
     assert row["mean_ok"], row["mean_err"]
 
