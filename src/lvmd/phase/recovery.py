@@ -1,8 +1,9 @@
 """Resolution recovery of the wall's Fourier coefficients: undo part of the blur that flattens regional delays.
 
 SPECT resolution (10-18 mm FWHM) mixes each wall sample's count curve with its neighbours' along the wall, so a
-sharp boundary between early and late myocardium reads as a ramp and the apical cap, where all walls meet, reads as
-their average: PSD comes out low, worst for sharp regional delays. The first-harmonic coefficient is linear in the
+sharp boundary between early and late myocardium reads as a ramp: PSD comes out low, worst for sharp regional delays.
+(The apical cap, where every wall meets and the blur mixes the dome in three dimensions, is outside this model:
+:func:`lvmd.phase.analyze_study` recovers the short-axis rows only.) The first-harmonic coefficient is linear in the
 counts, so the measured coefficients are (approximately) the true ones smoothed by the blur along the wall:
 ``H = K F`` with ``K`` a Gaussian of the distance between sample positions, weighted by the wall area each sample
 stands for (rows normalised). lvmd solves
