@@ -146,19 +146,21 @@ def analyze_study(study: GatedSpect, harmonics: int = 1, n_angles: int = 40, bin
     first_sa_row = int(np.isnan(sampled.row_slice).sum())
     valve = (valve_plane_samples(fourier["phase"], n_angles, first_sa_row) if base_slice is None
              else np.zeros(len(row_of), bool))
-    isolated = isolated_samples(fourier["coefficients"], n_angles) & ~valve
     # A ray kept in its slice (beside extracardiac activity) cannot follow the base: at the base slice, 10 mm inside
     # the end-systolic edge, it reads the base's descent through the blur as much as the wall's thickening, and its
     # phase is neither (bench, an LBBB-like LV beside a gut loop 8x the LV: a dozen basal inferior samples at a fifth
     # of the wall's amplitude, 40-100 deg off). It is left out there like a valve-plane sample.
-    untracked_base = sampled.untracked & (row_of >= top_row) & ~valve & ~isolated
+    untracked_base = sampled.untracked & (row_of >= top_row) & ~valve
     # A wall sample beside masked extracardiac activity and brighter than myocardium can be is lit by that activity
     # (a gut loop touching the apex): its count curve is the hot organ's noise and reconstruction artefacts, not the
     # wall's beat (independent bench, a synchronous LV with a loop 10x the LV at its apex: 20 apical inferior samples
     # 75 deg off, PSD 31.6 -> 14.4 without them). Left out of the phase and of the perfusion reference. Away from
     # masked activity a bright sample is myocardium: without attenuation correction the apex reads up to 1.5x the level.
     spill_lit = ((sampled.summed > EXTRACARDIAC_HOT * geometry.level) & (sampled.near_masked_mm <= LIT_REACH_MM)
-                 & ~valve & ~isolated & ~untracked_base)
+                 & ~valve & ~untracked_base)
+    # Samples out of phase with neighbours that agree, judged against the wall the flags above leave.
+    flagged = valve | untracked_base | spill_lit
+    isolated = isolated_samples(fourier["coefficients"], n_angles, left_out=flagged) & ~flagged
     # An apical cap that hardly beats is either not viable (dim, its phase part of the LV's) or hidden by activity
     # over the apex: brighter than myocardium can be, or within reach of masked activity, whose masking took the
     # apex's own counts with it (independent bench, a synchronous LV with a loop 10x the LV over the apex: the cap
