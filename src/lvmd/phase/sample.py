@@ -3,12 +3,12 @@
 Short-axis slices between the first ring slice and the base are sampled by rays at fixed angles from the slice's LV
 centre; the apical cap by rays from the first ring slice's centre at polar angles from the axis (ECTb's spherical
 apex sampling). A short-axis row's bullseye radius is its position between the mid-wall apex and the end-diastolic
-base; the cap's rings share out the radius below the first ring slice in proportion to their polar angle. On each ray the wall is located
-on the summed image -- clipped at the LV's own level, so hotter activity beyond the wall is a plateau, not a
-target -- as the first local maximum above 40 % of the LV level going outward; a ray whose wall strays from its
-neighbours' (it ran into extracardiac activity, or a defect) takes their median instead. In every gate the maximal
-count within a window around the wall is the sample's count. Extracardiac activity masked by the localisation is set
-to zero first.
+base; the cap's rings share out the radius below the first ring slice in proportion to their polar angle. On each
+ray the wall is located on the summed image -- clipped at the LV's own level, so hotter activity beyond the wall is a
+plateau, not a target -- as the first local maximum above 40 % of the LV level going outward; a ray whose wall strays
+from its neighbours' (it ran into extracardiac activity, or a defect) takes their median instead. In every gate the
+maximal count within a window around the wall is the sample's count. Extracardiac activity masked by the localisation
+is set to zero first.
 
 The base moves towards the apex in systole (8-15 mm). When a per-gate base position is given, the short-axis rows
 follow it: a row at fraction f of the apex-to-base distance at end-diastole is sampled at the same fraction in every
