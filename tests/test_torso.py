@@ -438,13 +438,15 @@ def test_the_apical_cap_is_centred_on_the_lv_axis(path):
     whole-voxel ring centres (6.8 mm) the cap's rays sat off the apex, its septal half read the septum's phase 40-48 deg
     early, and the mean phase was 5.9 deg early. Short axis: the cap's rays ran parallel to the axis and met the dome
     obliquely, the first peak jumping a slice from one side to the other, and recovery tripled the contrast the cap read
-    from the walls around it: mean 5.2 deg early (-4.6 with the dome met square-on and the cap taken as measured)."""
+    from the walls around it: mean 5.2 deg early (-4.5 with the dome met square-on and the cap taken as measured, -2.9
+    with the cap's rays set on the wall's own axis rather than the ring centre that the gut's spill pulls)."""
     cell = ("lbbb", 16, "hot-gut")
     case = random_case(1900 + MATRIX.index(cell), pattern="lbbb", gates=16, **MATRIX_COUNTS, **MATRIX_PATTERNS["lbbb"],
                        **MATRIX_GUT["hot-gut"])
     row = run_case(case, path)
     assert row["localised"] and row["psd_ok"], (row["psd_est"], row["psd_true"])
     assert row["mean_ok"], row["mean_err"]
+    assert abs(row["mean_err"]) <= 3.5, row["mean_err"]
 
 
 def test_rays_that_cannot_follow_the_base_are_left_out_at_the_base():
